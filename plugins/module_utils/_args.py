@@ -1,0 +1,146 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Connection and scope options shared by every module, and what they turn into.
+
+``CONNECTION_ARGSPEC`` and ``SCOPE_ARGSPEC`` are mirrored by the doc fragments
+``blueking.job.connection`` and ``blueking.job.scope``; change both together.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
+
+CONNECTION_ARGSPEC: dict[str, dict[str, Any]] = {
+    "bk_api_url": {"type": "str", "required": True, "fallback": (env_fallback, ["BK_API_URL"])},
+    "bk_api_type": {"type": "str", "default": "esb", "choices": ["esb", "apigw"], "fallback": (env_fallback, ["BK_API_TYPE"])},
+    "bk_app_code": {"type": "str", "fallback": (env_fallback, ["BK_APP_CODE"])},
+    "bk_app_secret": {"type": "str", "no_log": True, "fallback": (env_fallback, ["BK_APP_SECRET"])},
+    "bk_username": {"type": "str", "fallback": (env_fallback, ["BK_USERNAME"])},
+    "bk_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["BK_TOKEN"])},
+    "bk_access_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["BK_ACCESS_TOKEN"])},
+    "bk_tenant_id": {"type": "str", "fallback": (env_fallback, ["BK_TENANT_ID"])},
+    "bk_job_web_url": {"type": "str", "fallback": (env_fallback, ["BK_JOB_WEB_URL"])},
+    "validate_certs": {"type": "bool", "default": True, "fallback": (env_fallback, ["BK_VALIDATE_CERTS"])},
+    "ca_path": {"type": "path", "fallback": (env_fallback, ["BK_CA_PATH"])},
+    "request_timeout": {"type": "float", "default": 30.0, "fallback": (env_fallback, ["BK_REQUEST_TIMEOUT"])},
+}
+
+SCOPE_ARGSPEC: dict[str, dict[str, Any]] = {
+    "bk_biz_id": {"type": "int"},
+    # No argspec default: "biz" is applied in scope_params(), so that bk_scope_type given without
+    # bk_scope_id is caught instead of being silently dropped.
+    "bk_scope_type": {"type": "str", "choices": ["biz", "biz_set"]},
+    "bk_scope_id": {"type": "str"},
+}
+SCOPE_CONSTRAINTS: dict[str, Any] = {
+    "mutually_exclusive": [("bk_biz_id", "bk_scope_id")],
+    "required_one_of": [("bk_biz_id", "bk_scope_id")],
+    "required_by": {"bk_scope_type": "bk_scope_id"},
+}
+
+POSITIVE_ID = re.compile(r"^[1-9][0-9]*$")
+
+
+def scope_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The scope fields of a request, in exactly the form the user chose."""
+    if params.get("bk_biz_id") is not None:
+        return {"bk_biz_id": positive_int(params["bk_biz_id"], "bk_biz_id")}
+    scope_id = str(params["bk_scope_id"]).strip()
+    if not POSITIVE_ID.match(scope_id):
+        raise InputError(f"bk_scope_id must be a positive integer business or business-set id, got {scope_id!r}.")
+    return {"bk_scope_type": params.get("bk_scope_type") or "biz", "bk_scope_id": scope_id}
+
+
+def positive_int(value: Any, option: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InputError(f"{option} must be a positive integer, got {value!r}.")
+    return value
+
+
+def http_url(value: str, option: str) -> str:
+    """Check that ``value`` is an http(s) URL with a host and no credentials; return it without trailing slash."""
+    try:
+        parts = urlsplit(value.strip())
+        parts.port  # pylint: disable=pointless-statement  # raises ValueError on a bad port
+    except ValueError:
+        raise InputError(f"{option} is not a valid URL.") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{option} must be an http:// or https:// URL with a host, got {_shown_url(parts)!r}.")
+    if parts.username or parts.password:
+        raise InputError(f"{option} must not carry a user name or password; pass credentials through their own options.")
+    return value.strip().rstrip("/")
+
+
+def _shown_url(parts: Any) -> str:
+    """The URL without any user info, so that an error never echoes a password."""
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return f"{parts.scheme}://{netloc}{parts.path}" if parts.scheme else f"{netloc}{parts.path}"
+
+
+def api_root(params: dict[str, Any]) -> str:
+    url = http_url(params["bk_api_url"], "bk_api_url")
+    if params["bk_api_type"] == "esb" and "/api/c/compapi" in url:
+        raise InputError(
+            "bk_api_url is the ESB root (for example https://paas.example.com); leave out /api/c/compapi/..., "
+            "the module adds the API path.")
+    if params["bk_api_type"] == "apigw" and re.search(r"/api/v[34](/|$)", url):
+        raise InputError(
+            "bk_api_url is the bk-job API gateway stage root (for example https://bkapi.example.com/api/bk-job/prod); "
+            "leave out /api/v3/..., the module adds the API path.")
+    return url
+
+
+def credentials(params: dict[str, Any]) -> dict[str, str]:
+    """The identity to send: an access token alone, or app code + secret + user name and/or login token."""
+    if params.get("bk_access_token"):
+        return {"access_token": params["bk_access_token"]}
+    missing = [name for name in ("bk_app_code", "bk_app_secret") if not params.get(name)]
+    if not (params.get("bk_username") or params.get("bk_token")):
+        missing.append("bk_username or bk_token")
+    if missing:
+        raise InputError(
+            f"Missing credentials: {', '.join(missing)}. Give bk_access_token, or bk_app_code, bk_app_secret and "
+            "bk_username or bk_token (as options, module_defaults or the BK_* environment variables).")
+    identity = {"bk_app_code": params["bk_app_code"], "bk_app_secret": params["bk_app_secret"]}
+    for option, field in (("bk_username", "bk_username"), ("bk_token", "bk_token")):
+        if params.get(option):
+            identity[field] = params[option]
+    return identity
+
+
+def client_options(params: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for ``_client.Client`` from validated connection options."""
+    timeout = params["request_timeout"]
+    if not timeout or timeout <= 0:
+        raise InputError(f"request_timeout must be a positive number of seconds, got {timeout!r}.")
+    ca_path = params.get("ca_path")
+    if ca_path and not os.path.exists(ca_path):
+        raise InputError(f"ca_path {ca_path!r} does not exist: give the path of a PEM CA bundle or a directory of CA certificates.")
+    tenant = params.get("bk_tenant_id")
+    return {
+        "api_type": params["bk_api_type"],
+        "credentials": credentials(params),
+        "tenant_id": tenant.strip() if tenant else None,
+        "validate_certs": params["validate_certs"],
+        "ca_path": ca_path,
+        "request_timeout": timeout,
+    }
+
+
+def job_instance_url(params: dict[str, Any], job_instance_id: int) -> str | None:
+    """JOB's scope-independent deep link ``{web}/api_execute/{id}`` (bk-job frontend router)."""
+    if not params.get("bk_job_web_url"):
+        return None
+    return f"{http_url(params['bk_job_web_url'], 'bk_job_web_url')}/api_execute/{job_instance_id}"

@@ -1,0 +1,378 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The one HTTP client of blueking.job: where credentials go, the envelope check, typed errors.
+
+JOB is reached two ways (bk-job-api-facts §1):
+
+* ESB: ``POST {root}/api/c/compapi/v2/jobv3/<api>/`` with the credentials in the JSON body beside the
+  API fields, as the ESB docs' examples do; ESB forwards every jobv3 call to JOB as a POST.
+* API gateway: ``{stage root}/api/v3/<api>`` (no trailing slash), the credentials only in the
+  ``X-Bkapi-Authorization`` header (the bk-job gateway sets ``allow_auth_from_params: false``),
+  queries as GET with query parameters, the three write/batch calls as POST with a JSON body.
+
+The client never calls ``fail_json``: it raises the errors of ``_errors``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import traceback
+from typing import Any, Callable
+
+from ansible_collections.blueking.job.plugins.module_utils._errors import (
+    APIError,
+    AuthError,
+    BKJobError,
+    GatewayError,
+    InvalidResponseError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    TLSError,
+    TransportError,
+)
+
+try:
+    import requests
+except ImportError:
+    HAS_REQUESTS = False
+    REQUESTS_IMPORT_ERROR: str | None = traceback.format_exc()
+else:
+    HAS_REQUESTS = True
+    REQUESTS_IMPORT_ERROR = None
+
+COLLECTION_VERSION = "1.0.0"
+USER_AGENT = f"blueking.job/{COLLECTION_VERSION} (Ansible collection)"
+
+# API-gateway method of each resource (bk-job support-files/bk-api-gateway/v3/resources.yaml).
+API_METHODS = {
+    "execute_job_plan": "POST",
+    "operate_job_instance": "POST",
+    "batch_get_job_instance_ip_log": "POST",
+    "get_job_instance_status": "GET",
+    "get_job_instance_ip_log": "GET",
+    "get_job_instance_global_var_value": "GET",
+    "get_job_instance_list": "GET",
+    "get_job_plan_list": "GET",
+    "get_job_plan_detail": "GET",
+}
+
+# Calls that change JOB. They are sent exactly once: a retry after the request may have reached
+# JOB could launch (or stop) a job twice.
+MUTATING_APIS = frozenset({"execute_job_plan", "operate_job_instance"})
+
+# ESB codes that mean "who you are was not accepted" (blueking-apigateway src/esb/esb/common/errors.py).
+ESB_AUTH_CODES = frozenset({1306000, 1306401, 1306402, 1306403, 1306406})
+ESB_RATE_LIMIT_CODE = 1306429
+ESB_COMPONENT_NOT_FOUND = 1306404
+PERMISSION_DENIED_CODE = 9900403
+# JOB's own gateway: 1247001 user missing / not logged in, 1247002 no user, 1247004/1247403 app.
+JOB_GATEWAY_AUTH_CODES = frozenset({1247001, 1247002, 1247004, 1247403, 1247404})
+
+SURFACE_NAMES = {"esb": "ESB", "apigw": "the API gateway"}
+MASK = "********"
+SNIPPET_CHARS = 160
+MAX_RETRY_WAIT = 30.0
+
+
+class Reply:
+    """A successful answer: the envelope's ``data`` and the ids that trace the request."""
+
+    __slots__ = ("data", "request_id", "job_request_id", "http_status")
+
+    def __init__(self, data: Any, request_id: str | None, job_request_id: str | None, http_status: int) -> None:
+        self.data = data
+        self.request_id = request_id
+        self.job_request_id = job_request_id
+        self.http_status = http_status
+
+
+class Client:
+    """Talks to JOB through ESB or the API gateway; one ``requests.Session`` per task."""
+
+    def __init__(
+        self,
+        api_url: str,
+        *,
+        api_type: str = "esb",
+        credentials: dict[str, str],
+        tenant_id: str | None = None,
+        validate_certs: bool = True,
+        ca_path: str | None = None,
+        request_timeout: float = 30.0,
+        max_attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.api_type = api_type
+        self.request_timeout = request_timeout
+        self.max_attempts = max(1, max_attempts)
+        self._sleep = sleep
+        self._credentials = {key: value for key, value in credentials.items() if value}
+        self._secrets = sorted((value for value in self._credentials.values() if len(value) >= 4), key=len, reverse=True)
+        self.session = requests.Session()
+        self.session.verify = ca_path or validate_certs
+        self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        if tenant_id:
+            self.session.headers["X-Bk-Tenant-Id"] = tenant_id
+        if api_type == "apigw":
+            self.session.headers["X-Bkapi-Authorization"] = json.dumps(self._credentials, separators=(",", ":"))
+        if not validate_certs:
+            # The module warns once; urllib3's per-request warning would only repeat it on stderr.
+            requests.packages.urllib3.disable_warnings(requests.packages.urllib3.exceptions.InsecureRequestWarning)
+
+    # ----------------------------------------------------------------------------------------------
+    def call(self, api: str, params: dict[str, Any], *, stage: str) -> Reply:
+        """Send one JOB API call and return its ``data``; read-only calls retry transient failures."""
+        attempts = 1 if api in MUTATING_APIS else self.max_attempts
+        attempt = 1
+        while True:
+            try:
+                return self._send(api, params, stage)
+            except BKJobError as err:
+                if not err.transient or attempt >= attempts:
+                    raise
+                self._sleep(self._retry_delay(attempt, err))
+                attempt += 1
+
+    def close(self) -> None:
+        self.session.close()
+
+    def scrub(self, text: str) -> str:
+        """Replace every credential value in ``text``; used on anything quoted from an answer."""
+        for secret in self._secrets:
+            text = text.replace(secret, MASK)
+        return text
+
+    # ----------------------------------------------------------------------------------------------
+    def _prepare(self, api: str, params: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+        fields = {key: value for key, value in params.items() if value is not None}
+        if self.api_type == "esb":
+            return "POST", f"{self.api_url}/api/c/compapi/v2/jobv3/{api}/", {"json": {**self._credentials, **fields}}
+        method = API_METHODS[api]
+        url = f"{self.api_url}/api/v3/{api}"
+        if method == "GET":
+            return method, url, {"params": {key: _query_value(value) for key, value in fields.items()}}
+        return method, url, {"json": fields}
+
+    def _send(self, api: str, params: dict[str, Any], stage: str) -> Reply:
+        method, url, kwargs = self._prepare(api, params)
+        context = {"stage": stage, "api": api}
+        try:
+            response = self.session.request(method, url, timeout=self.request_timeout, **kwargs)
+        except requests.exceptions.SSLError as exc:
+            raise TLSError(
+                f"TLS verification failed for {url} ({self._reason(exc)}): set ca_path to the CA bundle that signed "
+                "the BlueKing certificate, or validate_certs: false to skip the check (insecure).",
+                may_have_reached_server=False, **context) from None
+        except requests.exceptions.ConnectTimeout:
+            raise TransportError(
+                f"Could not connect to {self._host(url)} within request_timeout ({self.request_timeout:g} s) for {api}: "
+                "check bk_api_url and that the host is reachable from the Ansible controller.",
+                may_have_reached_server=False, **context) from None
+        except requests.exceptions.ReadTimeout:
+            raise RequestTimeoutError(
+                f"{api} got no answer from {self._host(url)} within request_timeout ({self.request_timeout:g} s)"
+                f"{_maybe_started(api)}", may_have_reached_server=True, **context) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise self._connection_error(exc, url, context) from None
+        except requests.exceptions.RequestException as exc:
+            raise TransportError(
+                f"{api} failed while reading the answer from {self._host(url)} ({self._reason(exc)}){_maybe_started(api)}",
+                may_have_reached_server=True, **context) from None
+        return self._read(response, context)
+
+    def _connection_error(self, exc: Exception, url: str, context: dict[str, Any]) -> TransportError:
+        reason = self._reason(exc)
+        host = self._host(url)
+        lowered = repr(exc).lower()
+        if any(marker in lowered for marker in ("nameresolution", "name or service not known", "getaddrinfo",
+                                                "temporary failure in name resolution", "nodename nor servname",
+                                                "no address associated")):
+            return TransportError(
+                f"Could not resolve the host {host} of bk_api_url: check the URL and the controller's DNS.",
+                may_have_reached_server=False, **context)
+        if "refused" in lowered:
+            return TransportError(
+                f"Connection to {host} was refused for {context['api']}: check bk_api_url (host and port) and that "
+                "BlueKing is up.", may_have_reached_server=False, **context)
+        return TransportError(
+            f"The connection to {host} broke during {context['api']} ({reason}){_maybe_started(context['api'])}",
+            may_have_reached_server=True, **context)
+
+    def _read(self, response: Any, context: dict[str, Any]) -> Reply:
+        api = context["api"]
+        status = response.status_code
+        gateway_request_id = response.headers.get("X-Bkapi-Request-Id")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        envelope = body if isinstance(body, dict) else {}
+        job_request_id = _text_or_none(envelope.get("job_request_id"))
+        request_id = _text_or_none(envelope.get("request_id")) or gateway_request_id or job_request_id
+        ids = {"http_status": status, "request_id": request_id, "job_request_id": job_request_id}
+        gateway_code = response.headers.get("X-Bkapi-Error-Code")
+        if gateway_code or (status >= 400 and "code_name" in envelope):
+            raise self._gateway_error(response, envelope, gateway_code, context, ids)
+        if status == 401:
+            raise AuthError(
+                f"JOB answered {api} with HTTP 401 (no verified identity reached it): bk_api_url must be the ESB root "
+                "or the bk-job API gateway stage root, not JOB's own address.",
+                code=envelope.get("code"), message=self._message(envelope), **context, **ids)
+        if body is None:
+            raise InvalidResponseError(
+                f"{api} returned HTTP {status} with a body that is not JSON "
+                f"({response.headers.get('Content-Type') or 'no content type'}: {self._snippet(response.text)!r}): "
+                + ("a proxy or gateway in front of BlueKing failed; check its health and retry."
+                   if status >= 500 else
+                   "check that bk_api_url points at BlueKing ESB or the bk-job API gateway stage."),
+                **context, **ids)
+        if "result" not in envelope and "code" not in envelope:
+            raise InvalidResponseError(
+                f"{api} returned HTTP {status} with JSON that is not a BlueKing answer ({self._snippet(response.text)!r}): "
+                "check that bk_api_url and bk_api_type point at BlueKing ESB or the bk-job API gateway.",
+                **context, **ids)
+        if envelope.get("result") is True and 200 <= status < 300:
+            return Reply(envelope.get("data"), request_id, job_request_id, status)
+        raise self._business_error(envelope, context, ids)
+
+    def _gateway_error(self, response: Any, envelope: dict, gateway_code: str | None,
+                       context: dict[str, Any], ids: dict[str, Any]) -> BKJobError:
+        api = context["api"]
+        status = ids["http_status"]
+        code = _int_or_text(gateway_code or envelope.get("code"))
+        message = self.scrub(str(response.headers.get("X-Bkapi-Error-Message") or envelope.get("message") or ""))
+        details = {"code": code, "message": message, **context, **ids}
+        said = f"HTTP {status}, code {code}: {message}" if message else f"HTTP {status}, code {code}"
+        if status == 429:
+            reset = _float_or_none(response.headers.get("X-Bkapi-RateLimit-Reset"))
+            return RateLimitError(
+                f"The API gateway rate-limited {api} ({said}): wait and retry, or ask the gateway's owners for a higher limit.",
+                retry_after=reset, **details)
+        if status == 400 and code == 1640001:
+            return AuthError(
+                f"The API gateway rejected the request for {api} ({said}): check bk_app_code, bk_app_secret and "
+                "bk_username/bk_token, or bk_access_token.", **details)
+        if status == 403:
+            return AuthError(
+                f"The API gateway refused {api} ({said}): the app needs permission to the bk-job gateway resource "
+                "(apply in the BlueKing developer center), or the controller's IP is not allowed.", **details)
+        if status == 404:
+            return GatewayError(
+                f"The API gateway has no {api} at {self.api_url} ({said}): bk_api_url must be the bk-job stage root, "
+                "e.g. https://bkapi.example.com/api/bk-job/prod.", **details)
+        return GatewayError(f"The API gateway failed {api} ({said}){_maybe_started(api) if status >= 500 else '.'}", **details)
+
+    def _business_error(self, envelope: dict, context: dict[str, Any], ids: dict[str, Any]) -> BKJobError:
+        api = context["api"]
+        status = ids["http_status"]
+        code = _int_or_text(envelope.get("code"))
+        message = self._message(envelope)
+        permission = envelope.get("permission") if isinstance(envelope.get("permission"), dict) else None
+        details = {"code": code, "message": message, **context, **ids}
+        said = f"code {code}: {message}" if message else f"code {code}"
+        surface = SURFACE_NAMES[self.api_type]
+        if code == PERMISSION_DENIED_CODE or permission:
+            wanted = _permission_summary(permission)
+            return PermissionDeniedError(
+                f"BlueKing IAM denied {api} ({said}): apply for {wanted} in the BlueKing permission center, then retry.",
+                permission=permission, **details)
+        if status >= 500:
+            return GatewayError(f"{surface} failed {api} with HTTP {status} ({said}){_maybe_started(api)}", **details)
+        if code in ESB_AUTH_CODES or code in JOB_GATEWAY_AUTH_CODES:
+            return AuthError(
+                f"{surface} did not accept the credentials for {api} ({said}): check bk_app_code, bk_app_secret and "
+                "bk_username/bk_token, or bk_access_token.", **details)
+        if code == ESB_RATE_LIMIT_CODE:
+            return RateLimitError(f"ESB rate-limited {api} ({said}): wait and retry.", **details)
+        if code == ESB_COMPONENT_NOT_FOUND:
+            return APIError(
+                f"ESB has no component {api} ({said}): check that bk_api_url is the ESB root and that JOB v3 is installed.",
+                **details)
+        return APIError(f"JOB refused {api} ({said}).", **details)
+
+    # ----------------------------------------------------------------------------------------------
+    def _retry_delay(self, attempt: int, err: BKJobError) -> float:
+        backoff = min(8.0, 0.5 * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        if err.retry_after is not None:
+            return min(MAX_RETRY_WAIT, max(err.retry_after, backoff))
+        return backoff
+
+    def _message(self, envelope: dict) -> str | None:
+        message = envelope.get("message")
+        return None if message is None else self.scrub(str(message))
+
+    def _snippet(self, text: str) -> str:
+        collapsed = " ".join(self.scrub(text or "").split())
+        return collapsed if len(collapsed) <= SNIPPET_CHARS else collapsed[:SNIPPET_CHARS] + "..."
+
+    def _reason(self, exc: Exception) -> str:
+        """The innermost useful words of a requests/urllib3 exception, credentials removed."""
+        reason: Any = exc
+        while reason is not None and getattr(reason, "reason", None) is not None and reason is not reason.reason:
+            reason = reason.reason
+        if reason is exc and exc.args and isinstance(exc.args[0], Exception):
+            reason = exc.args[0]
+            reason = getattr(reason, "reason", None) or reason
+        return self._snippet(str(reason))
+
+    def _host(self, url: str) -> str:
+        return url.split("/")[2] if url.count("/") >= 2 else url
+
+
+def _maybe_started(api: str) -> str:
+    if api == "execute_job_plan":
+        return (": the job may have started; look for it in JOB's execution history before launching again "
+                "(this call is never retried automatically).")
+    return ": retry later."
+
+
+def _permission_summary(permission: dict | None) -> str:
+    if not permission:
+        return "the missing permission"
+    names = []
+    for action in permission.get("actions") or []:
+        name = action.get("name") or action.get("id")
+        instances = [
+            instance.get("name") or instance.get("id")
+            for resource in action.get("related_resource_types") or []
+            for path in resource.get("instances") or []
+            for instance in path
+            if isinstance(instance, dict)
+        ]
+        names.append(f"'{name}' on {', '.join(str(i) for i in instances)}" if instances else f"'{name}'")
+    return ", ".join(names) or "the missing permission"
+
+
+def _query_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _int_or_text(value: Any) -> int | str | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _float_or_none(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,65 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""The edge between Ansible and the client: argspec assembly and the single ``except BKJobError``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.blueking.job.plugins.module_utils._args import (
+    CONNECTION_ARGSPEC,
+    SCOPE_ARGSPEC,
+    SCOPE_CONSTRAINTS,
+    api_root,
+    client_options,
+)
+from ansible_collections.blueking.job.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, Client
+from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError
+
+# What a module's run() gets and returns: the module, a connected client; a result dict.
+RunFunction = Callable[[AnsibleModule, Client], "dict[str, Any]"]
+
+
+def build_module(argument_spec: dict[str, Any], *, supports_check_mode: bool = True, **constraints: Any) -> AnsibleModule:
+    """An AnsibleModule with the connection and scope options added to ``argument_spec``."""
+    spec = {**CONNECTION_ARGSPEC, **SCOPE_ARGSPEC, **argument_spec}
+    merged: dict[str, Any] = {
+        "mutually_exclusive": list(SCOPE_CONSTRAINTS["mutually_exclusive"]),
+        "required_one_of": list(SCOPE_CONSTRAINTS["required_one_of"]),
+        "required_by": dict(SCOPE_CONSTRAINTS["required_by"]),
+    }
+    for key, value in constraints.items():
+        if isinstance(value, dict):
+            merged[key] = {**merged.get(key, {}), **value}
+        else:
+            merged[key] = merged.get(key, []) + list(value)
+    return AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **merged)
+
+
+def run_module(module: AnsibleModule, run: RunFunction) -> None:
+    """Connect, call ``run`` and report: exit_json with its result, or fail_json from a BKJobError."""
+    if not HAS_REQUESTS:
+        module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    client = None
+    result: dict[str, Any] = {}
+    failure: dict[str, Any] = {}
+    try:
+        client = Client(api_root(module.params), **client_options(module.params))
+        if not module.params["validate_certs"]:
+            module.warn("validate_certs is false: the BlueKing server's TLS certificate is not checked.")
+        result = run(module, client)
+    except BKJobError as err:
+        failure = err.to_fail_json()
+    finally:
+        if client is not None:
+            client.close()
+    if failure:
+        module.fail_json(**failure)
+    module.exit_json(**result)

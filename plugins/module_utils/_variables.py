@@ -1,0 +1,182 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""Turn ``global_var_list`` / ``global_vars`` task arguments into the ``global_var_list`` JOB takes.
+
+Checks here mirror what JOB's backend rejects (``EsbExecuteJobPlanV3ResourceImpl``, ``EsbIpDTO``) and
+what it would silently misread (a list as a value, a variable with both a value and hosts), so that
+bad input fails with a message naming the option before anything is sent.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Any
+
+from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
+
+SERVER_KEYS = ("host_id_list", "ip_list", "dynamic_group_list", "topo_node_list")
+# CMDB object ids (bk_obj_id): "biz", "set", "module" or a custom model id.
+NODE_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+
+
+def build_global_var_list(global_var_list: list[dict[str, Any]] | None, global_vars: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The ``global_var_list`` to send, in the API's shape, with only the keys the user gave."""
+    entries: list[dict[str, Any]] = []
+    for index, item in enumerate(global_var_list or []):
+        entries.append(_from_api_shape(item, f"global_var_list[{index}]"))
+    for name, value in (global_vars or {}).items():
+        entries.append(_from_shorthand(name, value))
+    _reject_duplicates(entries)
+    return entries
+
+
+def _from_api_shape(item: Any, where: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InputError(f"{where} must be a dictionary with id or name, and value or server.")
+    entry: dict[str, Any] = {}
+    if item.get("id") is not None:
+        var_id = item["id"]
+        if isinstance(var_id, bool) or not isinstance(var_id, int) or var_id <= 0:
+            raise InputError(f"{where}.id must be a positive integer, got {var_id!r}.")
+        entry["id"] = var_id
+    name = item.get("name")
+    if name is not None:
+        if not isinstance(name, str) or not name.strip():
+            raise InputError(f"{where}.name must be a non-empty string.")
+        entry["name"] = name.strip()
+    if not entry:
+        raise InputError(f"{where} needs an id or a name to say which plan variable it sets.")
+    label = f"{where} ({_describe(entry)})"
+    value, server = item.get("value"), item.get("server")
+    if value is not None and server is not None:
+        raise InputError(f"{label} has both value and server: give value for a value variable or server for a host variable.")
+    if value is None and server is None:
+        raise InputError(f"{label} needs a value (value variables) or a server (host variables).")
+    if server is not None:
+        entry["server"] = _server(server, label)
+    else:
+        entry["value"] = _as_string(value, label)
+    return entry
+
+
+def _from_shorthand(name: Any, value: Any) -> dict[str, Any]:
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(f"global_vars keys must be non-empty variable names, got {name!r}.")
+    label = f"global_vars.{name}"
+    if isinstance(value, dict):
+        return {"name": name.strip(), "server": _server(value, label)}
+    return {"name": name.strip(), "value": _as_string(value, label)}
+
+
+def _as_string(value: Any, label: str) -> str:
+    """JOB values are strings; scalars are sent in their string form, booleans as true/false."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    if value is None:
+        raise InputError(f"{label} has no value; use '' to send an empty string.")
+    if isinstance(value, (list, tuple)):
+        raise InputError(
+            f"{label}: a list cannot be sent as a value. JOB values are strings: write an array variable as a "
+            "string such as '(a b c)', and give hosts as a server mapping (host_id_list, ip_list, ...).")
+    raise InputError(f"{label}: a {type(value).__name__} cannot be sent as a value; JOB values are strings, numbers or booleans.")
+
+
+def _server(server: Any, label: str) -> dict[str, Any]:
+    if not isinstance(server, dict):
+        raise InputError(f"{label}: server must be a mapping with {', '.join(SERVER_KEYS)}.")
+    unknown = sorted(str(key) for key in server if key not in SERVER_KEYS)
+    if unknown:
+        raise InputError(f"{label}: unknown server key(s) {', '.join(unknown)}; allowed: {', '.join(SERVER_KEYS)}.")
+    result: dict[str, Any] = {}
+    for key in SERVER_KEYS:
+        items = server.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            raise InputError(f"{label}.{key} must be a list.")
+        if items:
+            result[key] = [_SERVER_ITEM[key](item, f"{label}.{key}[{index}]") for index, item in enumerate(items)]
+    if not result:
+        raise InputError(f"{label}: server lists no hosts; give host_id_list, ip_list, dynamic_group_list or topo_node_list.")
+    return result
+
+
+def _host_id(item: Any, where: str) -> int:
+    return _positive_int(item, where)
+
+
+def _ip(item: Any, where: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InputError(f"{where} must be a mapping with ip and bk_cloud_id.")
+    _only_keys(item, ("ip", "bk_cloud_id"), where)
+    raw = item.get("ip")
+    try:
+        address = ipaddress.IPv4Address(str(raw).strip())
+    except ValueError:
+        raise InputError(f"{where}.ip must be an IPv4 address (JOB's ip_list takes IPv4 only; use host_id_list otherwise), got {raw!r}.") from None
+    cloud = item.get("bk_cloud_id", 0)
+    cloud = 0 if cloud is None else cloud
+    if isinstance(cloud, str) and cloud.strip().isdigit():
+        cloud = int(cloud)
+    if isinstance(cloud, bool) or not isinstance(cloud, int) or cloud < 0:
+        raise InputError(f"{where}.bk_cloud_id must be a non-negative integer, got {cloud!r}.")
+    return {"bk_cloud_id": cloud, "ip": str(address)}
+
+
+def _dynamic_group(item: Any, where: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InputError(f"{where} must be a mapping with the CMDB dynamic group id.")
+    _only_keys(item, ("id",), where)
+    group_id = item.get("id")
+    if not isinstance(group_id, str) or not group_id.strip():
+        raise InputError(f"{where}.id must be a non-empty CMDB dynamic group id string.")
+    return {"id": group_id.strip()}
+
+
+def _topo_node(item: Any, where: str) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise InputError(f"{where} must be a mapping with id and node_type.")
+    _only_keys(item, ("id", "node_type"), where)
+    node_type = item.get("node_type")
+    if not isinstance(node_type, str) or not NODE_TYPE.match(node_type):
+        raise InputError(f"{where}.node_type must be a CMDB object id such as module, set or biz, got {node_type!r}.")
+    return {"id": _positive_int(item.get("id"), f"{where}.id"), "node_type": node_type}
+
+
+_SERVER_ITEM = {"host_id_list": _host_id, "ip_list": _ip, "dynamic_group_list": _dynamic_group, "topo_node_list": _topo_node}
+
+
+def _positive_int(value: Any, where: str) -> int:
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise InputError(f"{where} must be a positive integer, got {value!r}.")
+    return value
+
+
+def _only_keys(item: dict, allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(key) for key in item if key not in allowed)
+    if unknown:
+        raise InputError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(allowed)}.")
+
+
+def _describe(entry: dict[str, Any]) -> str:
+    return f"name {entry['name']!r}" if "name" in entry else f"id {entry['id']}"
+
+
+def _reject_duplicates(entries: list[dict[str, Any]]) -> None:
+    seen: set[tuple[str, Any]] = set()
+    for entry in entries:
+        for key in ("id", "name"):
+            if key in entry:
+                if (key, entry[key]) in seen:
+                    raise InputError(f"Variable {key} {entry[key]!r} is given twice (global_var_list/global_vars); give each variable once.")
+                seen.add((key, entry[key]))

@@ -1,0 +1,240 @@
+#!/usr/bin/python
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: execute_job_plan
+short_description: Launch a BlueKing JOB job plan
+version_added: 1.0.0
+description:
+  - Launches a job plan (作业执行方案) of Tencent BlueKing JOB through the C(execute_job_plan) API, through
+    BlueKing ESB or the bk-job API gateway, and reports the job instance it created.
+  - Global variables are given in the API's own shape (O(global_var_list)) or as a name-to-value mapping
+    (O(global_vars)). Every value is checked before anything is sent.
+  - The launch request is sent exactly once; it is never retried, so a job is never started twice by one task.
+author:
+  - blueking.job contributors
+extends_documentation_fragment:
+  - blueking.job.connection
+  - blueking.job.scope
+  - blueking.job.attributes
+  - ansible.builtin.action_common_attributes
+attributes:
+  check_mode:
+    support: full
+    details: Sends nothing and reports the C(global_var_list) that would be sent.
+  diff_mode:
+    support: none
+  platform:
+    platforms: all
+options:
+  job_plan_id:
+    description:
+      - Id of the job plan to launch (C(job_plan_id)). Must be a positive integer.
+    type: int
+    required: true
+  global_var_list:
+    description:
+      - Global variables in the shape of the API's C(global_var_list). Variables the plan has but this list
+        does not set keep the plan's defaults.
+      - Each entry names a variable by O(global_var_list[].id) or O(global_var_list[].name) and sets either
+        O(global_var_list[].value) (value variables) or O(global_var_list[].server) (host variables).
+      - Mutually exclusive with O(global_vars).
+    type: list
+    elements: dict
+    suboptions:
+      id:
+        description: Variable id (positive integer). When both are given JOB uses the id.
+        type: int
+      name:
+        description: Variable name.
+        type: str
+      value:
+        description:
+          - Value of a string, password, namespace or array variable. JOB values are strings; integers and
+            floats are sent in their string form and booleans as V(true) or V(false).
+          - A list or a mapping fails; write an array variable as a string such as C((a b c)).
+        type: raw
+      server:
+        description:
+          - Hosts of a host variable, a mapping with any of C(host_id_list) (list of CMDB host ids),
+            C(ip_list) (list of C({bk_cloud_id, ip}); C(bk_cloud_id) defaults to 0; IPv4 only),
+            C(dynamic_group_list) (list of C({id})) and C(topo_node_list) (list of C({id, node_type})).
+        type: dict
+  global_vars:
+    description:
+      - "Shorthand for O(global_var_list) by name: C(name: value) for value variables and
+        C(name: {host_id_list: [...], ip_list: [...], ...}) for host variables."
+      - Mutually exclusive with O(global_var_list).
+    type: dict
+  callback_url:
+    description:
+      - URL JOB calls when the job ends (see JOB's callback protocol). Must be an C(http) or C(https) URL.
+    type: str
+  start_task:
+    description:
+      - Whether JOB starts the job right away (JOB 3.10 and later). Sent only when set;
+        V(false) creates the instance without starting it.
+    type: bool
+notes:
+  - Until the wait options land, the module returns right after the launch; use the returned
+    RV(job_instance_id) to follow the job.
+seealso:
+  - name: JOB execute_job_plan API
+    description: The JOB API this module calls.
+    link: https://github.com/TencentBlueKing/bk-job/blob/master/support-files/bk-api-gateway/v3/apidocs/zh/execute_job_plan.md.j2
+"""
+
+EXAMPLES = r"""
+- name: Launch a job plan through ESB
+  blueking.job.execute_job_plan:
+    bk_api_url: https://paas.example.com
+    bk_app_code: my-app
+    bk_app_secret: "{{ vault_bk_app_secret }}"
+    bk_username: admin
+    bk_biz_id: 2
+    job_plan_id: 1000
+    global_vars:
+      app_version: "2.4.1"
+      target_hosts:
+        host_id_list: [101, 102]
+  register: launch
+
+- name: Launch through the API gateway, connection set once for the play
+  module_defaults:
+    group/blueking.job.bk_job:
+      bk_api_url: https://bkapi.example.com/api/bk-job/prod
+      bk_api_type: apigw
+      bk_app_code: my-app
+      bk_app_secret: "{{ vault_bk_app_secret }}"
+      bk_username: admin
+  blueking.job.execute_job_plan:
+    bk_scope_type: biz
+    bk_scope_id: "2"
+    job_plan_id: 1000
+    global_var_list:
+      - name: app_version
+        value: "2.4.1"
+      - id: 2
+        server:
+          ip_list:
+            - ip: 10.0.0.1
+            - bk_cloud_id: 1
+              ip: 10.0.0.2
+    callback_url: https://hooks.example.com/bk-job
+"""
+
+RETURN = r"""
+job_instance_id:
+  description: Id of the job instance JOB created.
+  returned: success
+  type: int
+  sample: 20000001
+job_instance_name:
+  description: Name of the job instance.
+  returned: success
+  type: str
+  sample: deploy-app_20261125101500123
+job_instance_url:
+  description: Link to the job in the JOB web console.
+  returned: success and O(bk_job_web_url) is set
+  type: str
+  sample: https://job.example.com/api_execute/20000001
+job_plan_id:
+  description: Id of the launched job plan.
+  returned: always
+  type: int
+  sample: 1000
+request_id:
+  description: Request id of the launch (ESB C(request_id), gateway C(X-Bkapi-Request-Id) or JOB C(job_request_id)).
+  returned: success
+  type: str
+  sample: 0a1b2c3d4e5f67890a1b2c3d4e5f6789
+global_var_list:
+  description: The C(global_var_list) sent (or, in check mode, that would be sent).
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"name": "app_version", "value": "2.4.1"}, {"name": "target_hosts", "server": {"host_id_list": [101]}}]
+error:
+  description:
+    - What failed. C(stage) is one of C(validate), C(auth), C(lookup), C(launch), C(wait), C(logs), C(terminate);
+      C(kind) names the error class; C(permission) is the IAM object of a 9900403.
+  returned: failure
+  type: dict
+  sample: {"kind": "api", "stage": "launch", "api": "execute_job_plan", "http_status": 200, "code": 1244012,
+           "message": "执行方案不存在", "request_id": "c4d1e5", "job_request_id": "7f3a", "permission": null}
+"""
+
+from typing import Any
+
+from ansible_collections.blueking.job.plugins.module_utils._args import http_url, job_instance_url, positive_int, scope_params
+from ansible_collections.blueking.job.plugins.module_utils._errors import InvalidResponseError
+from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
+from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list
+
+ARGUMENT_SPEC: dict[str, Any] = {
+    "job_plan_id": {"type": "int", "required": True},
+    "global_var_list": {
+        "type": "list",
+        "elements": "dict",
+        "options": {
+            "id": {"type": "int"},
+            "name": {"type": "str"},
+            "value": {"type": "raw"},
+            "server": {"type": "dict"},
+        },
+    },
+    "global_vars": {"type": "dict"},
+    "callback_url": {"type": "str"},
+    "start_task": {"type": "bool"},
+}
+
+
+def build_payload(params: dict[str, Any]) -> dict[str, Any]:
+    """The execute_job_plan request fields; options the user left unset are not sent."""
+    payload = {**scope_params(params), "job_plan_id": positive_int(params["job_plan_id"], "job_plan_id")}
+    global_var_list = build_global_var_list(params.get("global_var_list"), params.get("global_vars"))
+    if global_var_list:
+        payload["global_var_list"] = global_var_list
+    if params.get("callback_url") is not None:
+        payload["callback_url"] = http_url(params["callback_url"], "callback_url")
+    if params.get("start_task") is not None:
+        payload["start_task"] = params["start_task"]
+    return payload
+
+
+def run(module, client) -> dict[str, Any]:
+    payload = build_payload(module.params)
+    result: dict[str, Any] = {
+        "changed": True,
+        "job_plan_id": payload["job_plan_id"],
+        "global_var_list": payload.get("global_var_list", []),
+    }
+    if module.check_mode:
+        return {**result, "msg": f"Check mode: job plan {payload['job_plan_id']} would be launched; nothing was sent."}
+    reply = client.call("execute_job_plan", payload, stage="launch")
+    data = reply.data if isinstance(reply.data, dict) else {}
+    job_instance_id = data.get("job_instance_id")
+    if not job_instance_id:
+        raise InvalidResponseError(
+            "execute_job_plan answered success without a job_instance_id: look for the job in JOB's execution history "
+            "before launching again.", stage="launch", api="execute_job_plan", http_status=reply.http_status,
+            request_id=reply.request_id, job_request_id=reply.job_request_id)
+    result.update(job_instance_id=job_instance_id, job_instance_name=data.get("job_instance_name"), request_id=reply.request_id)
+    url = job_instance_url(module.params, job_instance_id) if job_instance_id else None
+    if url:
+        result["job_instance_url"] = url
+    return result
+
+
+def main() -> None:
+    module = build_module(ARGUMENT_SPEC, mutually_exclusive=[("global_var_list", "global_vars")])
+    run_module(module, run)
+
+
+if __name__ == "__main__":
+    main()
