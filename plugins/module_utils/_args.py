@@ -69,8 +69,8 @@ def positive_int(value: Any, option: str) -> int:
     return value
 
 
-def http_url(value: str, option: str) -> str:
-    """Check that ``value`` is an http(s) URL with a host and no credentials; return it without trailing slash."""
+def http_url(value: str, option: str, *, allow_userinfo: bool = False) -> str:
+    """Check that ``value`` is an http(s) URL with a host (and no credentials unless allowed); return it without trailing slash."""
     try:
         parts = urlsplit(value.strip())
         parts.port  # pylint: disable=pointless-statement  # raises ValueError on a bad port
@@ -78,9 +78,24 @@ def http_url(value: str, option: str) -> str:
         raise InputError(f"{option} is not a valid URL.") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"{option} must be an http:// or https:// URL with a host, got {_shown_url(parts)!r}.")
-    if parts.username or parts.password:
+    if (parts.username or parts.password) and not allow_userinfo:
         raise InputError(f"{option} must not carry a user name or password; pass credentials through their own options.")
     return value.strip().rstrip("/")
+
+
+def url_passwords(params: dict[str, Any]) -> set[str]:
+    """Passwords written into URL options (``https://user:pass@host``), to be masked like no_log values."""
+    found = set()
+    for option in ("bk_api_url", "bk_job_web_url", "callback_url"):
+        value = params.get(option)
+        if isinstance(value, str):
+            try:
+                password = urlsplit(value.strip()).password
+            except ValueError:
+                continue
+            if password:
+                found.add(password)
+    return found
 
 
 def _shown_url(parts: Any) -> str:

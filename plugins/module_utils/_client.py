@@ -118,7 +118,9 @@ class Client:
         self._credentials = {key: value for key, value in credentials.items() if value}
         self._secrets = sorted((value for value in self._credentials.values() if len(value) >= 4), key=len, reverse=True)
         self.session = requests.Session()
-        self.session.verify = ca_path or validate_certs
+        # Passed on every request: a Session-level verify loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in requests'
+        # environment merge (psf/requests#3829), and validate_certs/ca_path must win.
+        self._verify: bool | str = ca_path or validate_certs
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
         if tenant_id:
             self.session.headers["X-Bk-Tenant-Id"] = tenant_id
@@ -166,7 +168,7 @@ class Client:
         method, url, kwargs = self._prepare(api, params)
         context = {"stage": stage, "api": api}
         try:
-            response = self.session.request(method, url, timeout=self.request_timeout, **kwargs)
+            response = self.session.request(method, url, timeout=self.request_timeout, verify=self._verify, **kwargs)
         except requests.exceptions.SSLError as exc:
             raise TLSError(
                 f"TLS verification failed for {url} ({self._reason(exc)}): set ca_path to the CA bundle that signed "
@@ -227,6 +229,8 @@ class Client:
                 f"JOB answered {api} with HTTP 401 (no verified identity reached it): bk_api_url must be the ESB root "
                 "or the bk-job API gateway stage root, not JOB's own address.",
                 code=envelope.get("code"), message=self._message(envelope), **context, **ids)
+        if status == 404:
+            raise self._not_found(f"HTTP 404: {self._snippet(response.text)}", {**context, **ids})
         if body is None:
             raise InvalidResponseError(
                 f"{api} returned HTTP {status} with a body that is not JSON "
@@ -266,10 +270,14 @@ class Client:
                 f"The API gateway refused {api} ({said}): the app needs permission to the bk-job gateway resource "
                 "(apply in the BlueKing developer center), or the controller's IP is not allowed.", **details)
         if status == 404:
-            return GatewayError(
-                f"The API gateway has no {api} at {self.api_url} ({said}): bk_api_url must be the bk-job stage root, "
-                "e.g. https://bkapi.example.com/api/bk-job/prod.", **details)
+            return self._not_found(said, details)
         return GatewayError(f"The API gateway failed {api} ({said}){_maybe_started(api) if status >= 500 else '.'}", **details)
+
+    def _not_found(self, said: str, details: dict[str, Any]) -> GatewayError:
+        where = ("the ESB root, e.g. https://paas.example.com" if self.api_type == "esb"
+                 else "the bk-job stage root, e.g. https://bkapi.example.com/api/bk-job/prod")
+        return GatewayError(f"{SURFACE_NAMES[self.api_type]} has no {details['api']} at {self.api_url} ({said}): "
+                            f"bk_api_url must be {where}, and bk_api_type must match it.", **details)
 
     def _business_error(self, envelope: dict, context: dict[str, Any], ids: dict[str, Any]) -> BKJobError:
         api = context["api"]

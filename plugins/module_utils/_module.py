@@ -19,6 +19,7 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
     SCOPE_CONSTRAINTS,
     api_root,
     client_options,
+    url_passwords,
 )
 from ansible_collections.blueking.job.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError
@@ -47,6 +48,8 @@ def run_module(module: AnsibleModule, run: RunFunction) -> None:
     """Connect, call ``run`` and report: exit_json with its result, or fail_json from a BKJobError."""
     if not HAS_REQUESTS:
         module.fail_json(msg=missing_required_lib("requests"), exception=REQUESTS_IMPORT_ERROR)
+    # A URL option refused for carrying a password still shows in the invocation: mask that password.
+    module.no_log_values.update(url_passwords(module.params))
     client = None
     result: dict[str, Any] = {}
     failure: dict[str, Any] = {}

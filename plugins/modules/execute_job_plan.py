@@ -201,7 +201,8 @@ def build_payload(params: dict[str, Any]) -> dict[str, Any]:
     if global_var_list:
         payload["global_var_list"] = global_var_list
     if params.get("callback_url") is not None:
-        payload["callback_url"] = http_url(params["callback_url"], "callback_url")
+        # A receiver's basic-auth credentials may ride in the URL: JOB needs them, the output masks them.
+        payload["callback_url"] = http_url(params["callback_url"], "callback_url", allow_userinfo=True)
     if params.get("start_task") is not None:
         payload["start_task"] = params["start_task"]
     return payload

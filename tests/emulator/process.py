@@ -1,0 +1,150 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Start and drive the JOB emulator (bkjob_emulator.py) from tests; standard library only.
+
+    with Emulator().start() as job:
+        ...  # point the module at job.url (ESB) or job.apigw_url (gateway stage root)
+        assert job.requests("execute_job_plan")[0]["body"]["job_plan_id"] == 1000
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+EMULATOR_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bkjob_emulator.py")
+START_TIMEOUT = 10.0
+
+
+class EmulatorError(Exception):
+    """The emulator did not start, or an admin call failed."""
+
+
+class Emulator:
+    """A bkjob_emulator.py process on 127.0.0.1 with a free port.
+
+    config: a dict (written to a temporary JSON file) or the path of a JSON file, see --config.
+    """
+
+    def __init__(self, tls_cert=None, tls_key=None, config=None):
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self.config = config
+        self.port = None
+        self.url = None
+        self.apigw_url = None
+        self._process = None
+        self._workdir = None
+        self._log = None
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self) -> "Emulator":
+        if self._process is not None:
+            return self
+        self._workdir = tempfile.mkdtemp(prefix="bkjob-emulator-")
+        port_file = os.path.join(self._workdir, "port")
+        command = [sys.executable, EMULATOR_SCRIPT, "--port", "0", "--port-file", port_file, "--quiet"]
+        if self.tls_cert:
+            command += ["--tls-cert", self.tls_cert, "--tls-key", self.tls_key]
+        if isinstance(self.config, dict):
+            config_path = os.path.join(self._workdir, "config.json")
+            with open(config_path, "w", encoding="utf-8") as handle:
+                json.dump(self.config, handle)
+            command += ["--config", config_path]
+        elif self.config:
+            command += ["--config", str(self.config)]
+        self._log = open(os.path.join(self._workdir, "stderr.log"), "w+b")  # pylint: disable=consider-using-with
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._log)  # pylint: disable=consider-using-with
+        deadline = time.monotonic() + START_TIMEOUT
+        while not os.path.exists(port_file):
+            if self._process.poll() is not None or time.monotonic() > deadline:
+                output = self._stderr()
+                self.stop()
+                raise EmulatorError(f"the JOB emulator did not start: {output.strip() or 'no output'}")
+            time.sleep(0.02)
+        with open(port_file, encoding="utf-8") as handle:
+            self.port = int(handle.read().strip())
+        scheme = "https" if self.tls_cert else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.port}"
+        self.apigw_url = self.url + "/api/bk-job/prod"
+        return self
+
+    def stop(self) -> None:
+        if self._process is not None:
+            if self._process.poll() is None:
+                self._process.terminate()
+                try:
+                    self._process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    self._process.kill()
+                    self._process.wait()
+            self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+
+    def __enter__(self) -> "Emulator":
+        return self.start()
+
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        self.stop()
+
+    def _stderr(self) -> str:
+        if self._log is None:
+            return ""
+        self._log.flush()
+        self._log.seek(0)
+        return self._log.read().decode("utf-8", "replace")
+
+    # -- admin API -----------------------------------------------------------
+
+    def admin(self, method, path, body=None) -> dict:
+        """Call an admin route (/_emulator/...) and return its JSON answer."""
+        if self.url is None:
+            raise EmulatorError("the emulator is not started")
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        request = urllib.request.Request(self.url + path, data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+        context = ssl._create_unverified_context() if self.url.startswith("https") else None  # pylint: disable=protected-access
+        try:
+            with urllib.request.urlopen(request, timeout=10, context=context) as response:
+                return json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as err:
+            raise EmulatorError(f"{method} {path}: HTTP {err.code}: {err.read().decode('utf-8', 'replace')}") from err
+
+    def requests(self, api=None) -> list:
+        """Recorded non-admin requests, oldest first; api filters on the API name."""
+        query = "?" + urllib.parse.urlencode({"api": api}) if api else ""
+        return self.admin("GET", "/_emulator/requests" + query)["requests"]
+
+    def reset(self) -> None:
+        """Forget requests, faults, job instances and the next-launch behaviour (seed data stays)."""
+        self.admin("POST", "/_emulator/reset")
+
+    def fault(self, api, kind, count=1, **params) -> None:
+        """Make the next `count` calls of `api` ("*" for any) fail as `kind`; -1 means forever."""
+        self.admin("POST", "/_emulator/faults", dict(params, api=api, kind=kind, count=count))
+
+    def clear_faults(self) -> None:
+        self.admin("DELETE", "/_emulator/faults")
+
+    def instances(self) -> list:
+        """Job instances created so far (variables as received, operator, scope, callback_url, start_task)."""
+        return self.admin("GET", "/_emulator/instances")["instances"]
+
+    def next_launch(self, **behaviour) -> None:
+        """Behaviour of the next launched job, e.g. next_launch(step_seconds=1, final_status=4)."""
+        self.admin("POST", "/_emulator/next_launch", {"behaviour": behaviour})
