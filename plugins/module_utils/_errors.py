@@ -157,3 +157,12 @@ class RequestTimeoutError(TransportError):
     """No answer within ``request_timeout``."""
 
     kind = "timeout"
+
+
+class JobFailedError(BKJobError):
+    """The job itself ended badly (or timed out, or waits for a person under on_waiting_user: fail).
+
+    ``code`` is JOB's job status (or ``timeout``) and ``message`` its name; ``result`` holds the full report.
+    """
+
+    kind = "job_failed"

@@ -15,12 +15,15 @@ description:
   - Global variables are given in the API's own shape (O(global_var_list)) or as a name-to-value mapping
     (O(global_vars)). Every value is checked before anything is sent.
   - The launch request is sent exactly once; it is never retried, so a job is never started twice by one task.
+  - By default the module then waits for the job to end and reports its outcome (status, per-step and
+    per-host results with the tail of each chosen host's log, a host summary and the output variables).
 author:
   - blueking.job contributors
 extends_documentation_fragment:
   - blueking.job.connection
   - blueking.job.scope
   - blueking.job.attributes
+  - blueking.job.wait
   - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
@@ -77,11 +80,29 @@ options:
   start_task:
     description:
       - Whether JOB starts the job right away (JOB 3.10 and later). Sent only when set;
-        V(false) creates the instance without starting it.
+        V(false) creates the instance without starting it, and needs O(wait=false).
     type: bool
+  wait:
+    description:
+      - Wait for the job to end and report its outcome. With V(false) the module returns right after the launch.
+    type: bool
+    default: true
+  terminate_on_timeout:
+    description:
+      - When O(wait_timeout) passes, terminate the job (C(operate_job_instance) code 1) and wait briefly for its
+        terminated status. Otherwise the job keeps running in JOB and the task fails with its id.
+    type: bool
+    default: false
+  host_results:
+    description:
+      - Which hosts' results (status, exit code, log tail) the result's RV(steps) carry.
+    type: str
+    choices: [none, failed, all]
+    default: failed
 notes:
-  - Until the wait options land, the module returns right after the launch; use the returned
-    RV(job_instance_id) to follow the job.
+  - C(changed) is true whenever a job instance was created, also when the task then fails or times out;
+    RV(job_instance_id) is in every such result.
+  - Works under C(async) and C(poll), and from AWX/AAP.
 seealso:
   - name: JOB execute_job_plan API
     description: The JOB API this module calls.
@@ -153,6 +174,75 @@ request_id:
   returned: success
   type: str
   sample: 0a1b2c3d4e5f67890a1b2c3d4e5f6789
+status:
+  description: JOB's job status code (3 success, 4 failed, 7 waiting for a person, ...).
+  returned: when waited
+  type: int
+  sample: 3
+status_name:
+  description:
+    - Name of RV(status), one of C(pending), C(running), C(success), C(failed), C(skipped), C(ignored_error),
+      C(waiting_user), C(terminated), C(abnormal), C(terminating), C(terminate_success), C(confirm_terminated),
+      C(abandoned), C(rolling_waiting).
+  returned: when waited
+  type: str
+  sample: success
+finished:
+  description: Whether JOB considers the job finished.
+  returned: when waited
+  type: bool
+start_time:
+  description: Start of the job, Unix time in milliseconds.
+  returned: when waited
+  type: int
+end_time:
+  description: End of the job, Unix time in milliseconds.
+  returned: when waited
+  type: int
+total_time:
+  description: Duration in milliseconds.
+  returned: when waited
+  type: int
+steps:
+  description: Each step with its status and the hosts chosen by O(host_results).
+  returned: when waited
+  type: list
+  elements: dict
+  contains:
+    step_instance_id:
+      description: Step instance id.
+      type: int
+    name:
+      description: Step name.
+      type: str
+    type:
+      description: 1 script, 2 file transfer, 3 manual confirmation, 4 SQL.
+      type: int
+    status:
+      description: Step status code (same codes as RV(status)).
+      type: int
+    status_name:
+      description: Name of the step status.
+      type: str
+    total_time:
+      description: Duration in milliseconds.
+      type: int
+    hosts:
+      description:
+        - Per-host results, each with C(bk_host_id), C(ip), C(bk_cloud_id), C(status), C(status_name), C(exit_code),
+          C(error_code), C(tag) and C(log) (the last O(log_max_bytes) bytes of its log).
+      type: list
+      elements: dict
+host_summary:
+  description: Distinct hosts over all steps, counted as C(success), C(failed) or C(running), and their C(total).
+  returned: when waited
+  type: dict
+  sample: {"total": 600, "success": 598, "failed": 2, "running": 0}
+output_vars:
+  description: String global variables after the run (from C(get_job_instance_global_var_value)).
+  returned: when waited
+  type: dict
+  sample: {"app_version": "2.4.1"}
 global_var_list:
   description: The C(global_var_list) sent (or, in check mode, that would be sent).
   returned: always
@@ -172,8 +262,9 @@ error:
 from typing import Any
 
 from ansible_collections.blueking.job.plugins.module_utils._args import http_url, job_instance_url, positive_int, scope_params
-from ansible_collections.blueking.job.plugins.module_utils._errors import InvalidResponseError
+from ansible_collections.blueking.job.plugins.module_utils._errors import InputError, InvalidResponseError
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
+from ansible_collections.blueking.job.plugins.module_utils._outcome import HOST_RESULT_CHOICES, WAIT_ARGSPEC, check_wait_options, follow_job
 from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -191,6 +282,10 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "global_vars": {"type": "dict"},
     "callback_url": {"type": "str"},
     "start_task": {"type": "bool"},
+    "wait": {"type": "bool", "default": True},
+    "terminate_on_timeout": {"type": "bool", "default": False},
+    "host_results": {"type": "str", "default": "failed", "choices": list(HOST_RESULT_CHOICES)},
+    **WAIT_ARGSPEC,
 }
 
 
@@ -209,7 +304,12 @@ def build_payload(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def run(module, client) -> dict[str, Any]:
-    payload = build_payload(module.params)
+    params = module.params
+    payload = build_payload(params)
+    if params["wait"]:
+        check_wait_options(params)
+        if params.get("start_task") is False:
+            raise InputError("start_task: false creates a job that does not start, so there is nothing to wait for; set wait: false.")
     result: dict[str, Any] = {
         "changed": True,
         "job_plan_id": payload["job_plan_id"],
@@ -226,10 +326,13 @@ def run(module, client) -> dict[str, Any]:
             "before launching again.", stage="launch", api="execute_job_plan", http_status=reply.http_status,
             request_id=reply.request_id, job_request_id=reply.job_request_id)
     result.update(job_instance_id=job_instance_id, job_instance_name=data.get("job_instance_name"), request_id=reply.request_id)
-    url = job_instance_url(module.params, job_instance_id) if job_instance_id else None
+    url = job_instance_url(params, job_instance_id)
     if url:
         result["job_instance_url"] = url
-    return result
+    if not params["wait"]:
+        return result
+    return follow_job(client, scope_params(params), job_instance_id, params, known=result, host_results=params["host_results"],
+                      terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn)
 
 
 def main() -> None:

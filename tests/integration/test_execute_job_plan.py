@@ -90,7 +90,7 @@ def test_esb_bk_token_and_options_sent_only_when_set(job, ansible):
     connection = {"bk_api_url": job.url, "bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET, "bk_token": BK_TOKEN}
     run = ansible.playbook([
         launch(**connection, bk_scope_type="biz", bk_scope_id="2", job_plan_id=1000),
-        launch(**connection, bk_biz_id=2, job_plan_id=1000, callback_url="https://hooks.example.com/bk-job", start_task=False,
+        launch(**connection, bk_biz_id=2, job_plan_id=1000, callback_url="https://hooks.example.com/bk-job", start_task=False, wait=False,
                global_vars={"replicas": 3, "debug": True, "ratio": 0.25}),
     ])
     assert run["r0"]["changed"] is True and run["r1"]["changed"] is True

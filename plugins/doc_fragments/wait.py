@@ -1,0 +1,44 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Options that control waiting for a job; mirrors WAIT_ARGSPEC in module_utils/_outcome.py."""
+
+    DOCUMENTATION = r"""
+options:
+  wait_timeout:
+    description:
+      - Seconds to wait for the job to end. A job still running then is reported as a failure that carries its id.
+    type: int
+    default: 3600
+  poll_interval:
+    description:
+      - Seconds before the first status poll. Later intervals grow by half each time, with jitter, up to
+        O(poll_max_interval).
+    type: float
+    default: 1
+  poll_max_interval:
+    description:
+      - Longest interval between two status polls, in seconds.
+    type: float
+    default: 10
+  on_waiting_user:
+    description:
+      - What to do when the job waits for a person to confirm a step (status 7, C(waiting_user)).
+      - V(wait) keeps waiting (within O(wait_timeout)), V(fail) fails the task, V(return) returns successfully
+        with the status.
+    type: str
+    choices: [wait, fail, return]
+    default: wait
+  log_max_bytes:
+    description:
+      - How much of the end of each returned host's log to keep, in bytes. V(0) fetches no logs.
+      - Logs are fetched once, when the job has ended, through C(batch_get_job_instance_ip_log) in batches of
+        at most 500 hosts.
+    type: int
+    default: 4096
+"""

@@ -1,0 +1,337 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins/modules!
+
+"""JOB's status table, the wait loop, and the result an operator reads.
+
+Status codes are JOB's ``RunStatusEnum`` (bk-job-api-facts §3.4); ``finished`` is the set JOB itself
+computes ``finished`` from. A status only ends the wait when JOB also says ``finished``, and the
+reverse: the two are read together.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any, Callable
+
+from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, InputError, JobFailedError
+
+# code: (name, what the wait does with it)
+#   ok: success; warn: success with a warning; fail: failure; poll: keep waiting; user: on_waiting_user decides
+STATUSES: dict[int, tuple[str, str]] = {
+    1: ("pending", "poll"),
+    2: ("running", "poll"),
+    3: ("success", "ok"),
+    4: ("failed", "fail"),
+    5: ("skipped", "warn"),
+    6: ("ignored_error", "warn"),
+    7: ("waiting_user", "user"),
+    8: ("terminated", "fail"),
+    9: ("abnormal", "fail"),
+    10: ("terminating", "poll"),
+    11: ("terminate_success", "fail"),
+    13: ("confirm_terminated", "fail"),
+    14: ("abandoned", "fail"),
+    15: ("rolling_waiting", "poll"),
+}
+FINISHED_STATUSES = frozenset({3, 4, 5, 6, 8, 9, 11, 13, 14})
+
+# Per-host task status (ExecuteObjectTaskStatusEnum): 9 success, 3 "succeeded last time"; 5/7 still going.
+HOST_STATUS_NAMES: dict[int, str] = {
+    0: "unknown_error", 1: "agent_error", 2: "invalid_target", 3: "last_success", 5: "waiting", 7: "running",
+    9: "success", 11: "failed", 12: "submit_failed", 13: "task_timeout", 15: "log_error", 16: "gse_script_timeout",
+    17: "gse_file_timeout", 18: "agent_not_installed", 101: "script_failed", 102: "script_timeout",
+    103: "script_terminated", 104: "script_nonzero_exit", 202: "file_transfer_failed", 203: "source_file_missing",
+    301: "file_task_error", 303: "file_task_timeout", 310: "agent_error", 311: "user_not_found",
+    312: "user_password_wrong", 320: "file_fetch_failed", 321: "file_too_large", 329: "file_transfer_error",
+    399: "task_error", 403: "terminated", 404: "terminate_failed", 500: "unknown",
+}
+HOST_OK = frozenset({3, 9})
+HOST_RUNNING = frozenset({5, 7})
+
+HOST_RESULT_CHOICES = ("none", "failed", "all")
+WAITING_USER_CHOICES = ("wait", "fail", "return")
+LOG_BATCH = 500  # batch_get_job_instance_ip_log refuses more hosts (1241007)
+TERMINATE_GRACE = 30.0  # seconds to see a terminated job reach its final status
+MAX_POLL_FAILURES = 5  # consecutive failed polls (each already retried by the client)
+
+# The options that control waiting; shared by execute_job_plan and job_instance_info.
+WAIT_ARGSPEC: dict[str, dict[str, Any]] = {
+    "wait_timeout": {"type": "int", "default": 3600},
+    "poll_interval": {"type": "float", "default": 1.0},
+    "poll_max_interval": {"type": "float", "default": 10.0},
+    "on_waiting_user": {"type": "str", "default": "wait", "choices": list(WAITING_USER_CHOICES)},
+    "log_max_bytes": {"type": "int", "default": 4096},
+}
+
+
+def status_name(code: Any) -> str:
+    return STATUSES.get(code, (f"unknown_{code}", "poll"))[0]
+
+
+def host_status_name(code: Any) -> str:
+    return HOST_STATUS_NAMES.get(code, f"unknown_{code}")
+
+
+def check_wait_options(params: dict[str, Any]) -> None:
+    if params["wait_timeout"] <= 0:
+        raise InputError(f"wait_timeout must be a positive number of seconds, got {params['wait_timeout']}.")
+    if params["poll_interval"] <= 0:
+        raise InputError(f"poll_interval must be positive, got {params['poll_interval']:g}.")
+    if params["poll_max_interval"] < params["poll_interval"]:
+        raise InputError(
+            f"poll_max_interval ({params['poll_max_interval']:g}) must not be smaller than poll_interval ({params['poll_interval']:g}).")
+    if params["log_max_bytes"] < 0:
+        raise InputError(f"log_max_bytes must be 0 (no logs) or more, got {params['log_max_bytes']}.")
+
+
+class JobWatcher:
+    """Reads, waits for and reports one job instance."""
+
+    def __init__(self, client: Any, scope: dict[str, Any], job_instance_id: int, *, warn: Callable[[str], None],
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+        self.client = client
+        self.scope = scope
+        self.job_instance_id = job_instance_id
+        self.warn = warn
+        self.sleep = sleep
+        self.clock = clock
+
+    # ---------------------------------------------------------------------------------- reading
+    def status(self, *, with_hosts: bool, stage: str = "wait") -> dict[str, Any]:
+        reply = self.client.call("get_job_instance_status", {
+            **self.scope, "job_instance_id": self.job_instance_id, "return_ip_result": with_hosts}, stage=stage)
+        return reply.data if isinstance(reply.data, dict) else {}
+
+    # ---------------------------------------------------------------------------------- waiting
+    def wait(self, params: dict[str, Any], *, terminate_on_timeout: bool = False) -> dict[str, Any]:
+        """Poll until the job ends (or status 7 under on_waiting_user fail/return); the last status data.
+
+        Raises JobFailedError on timeout, carrying the last known status in ``result``.
+        """
+        deadline = self.clock() + params["wait_timeout"]
+        interval = params["poll_interval"]
+        failures = 0
+        while True:
+            try:
+                data = self.status(with_hosts=False)
+                failures = 0
+            except BKJobError as err:
+                failures += 1
+                if not err.transient or failures >= MAX_POLL_FAILURES or self.clock() >= deadline:
+                    err.msg = (f"Lost track of job instance {self.job_instance_id} while waiting for it: {err.msg} "
+                               "The job may still be running; check it in JOB or attach with blueking.job.job_instance_info.")
+                    err.stage = "wait"
+                    raise
+                data = None
+            if data is not None and self._done(data, params["on_waiting_user"]):
+                return data
+            remaining = deadline - self.clock()
+            if remaining <= 0:
+                raise self._timed_out(data, params, terminate_on_timeout)
+            self.sleep(min(remaining, interval * random.uniform(0.9, 1.1)))
+            interval = min(params["poll_max_interval"], interval * 1.5)
+
+    @staticmethod
+    def _done(data: dict[str, Any], on_waiting_user: str) -> bool:
+        status = (data.get("job_instance") or {}).get("status")
+        if status == 7:
+            return on_waiting_user != "wait"
+        return bool(data.get("finished")) and status in FINISHED_STATUSES
+
+    def _timed_out(self, data: dict[str, Any] | None, params: dict[str, Any], terminate: bool) -> JobFailedError:
+        last = status_name(((data or {}).get("job_instance") or {}).get("status"))
+        if not terminate:
+            return JobFailedError(
+                f"Job instance {self.job_instance_id} did not finish within wait_timeout ({params['wait_timeout']} s; last status "
+                f"{last}). It keeps running in JOB: attach later with blueking.job.job_instance_info, or set terminate_on_timeout.",
+                stage="wait", code="timeout", message=last)
+        try:
+            self.client.call("operate_job_instance", {**self.scope, "job_instance_id": self.job_instance_id, "operation_code": 1},
+                             stage="terminate")
+        except BKJobError as err:
+            err.msg = (f"Job instance {self.job_instance_id} did not finish within wait_timeout ({params['wait_timeout']} s) "
+                       f"and terminating it failed: {err.msg} It may still be running; stop it in JOB's web console.")
+            raise
+        grace_end = self.clock() + TERMINATE_GRACE
+        final = last
+        while self.clock() < grace_end:
+            current = self.status(with_hosts=False, stage="terminate")
+            final = status_name((current.get("job_instance") or {}).get("status"))
+            if current.get("finished"):
+                break
+            self.sleep(0.5)
+        return JobFailedError(
+            f"Job instance {self.job_instance_id} did not finish within wait_timeout ({params['wait_timeout']} s) and was "
+            f"terminated (status now {final}).", stage="terminate", code="timeout", message=final)
+
+    # ---------------------------------------------------------------------------------- reporting
+    def report(self, params: dict[str, Any], host_results: str) -> dict[str, Any]:
+        """The SPEC's result fields for the job's current state, with host results, logs and output vars."""
+        data = self.status(with_hosts=True)
+        instance = data.get("job_instance") or {}
+        status = instance.get("status")
+        steps = [self._step(step, host_results) for step in data.get("step_instance_list") or []]
+        if params["log_max_bytes"] > 0 and host_results != "none":
+            self._attach_logs(steps, params["log_max_bytes"])
+        return {
+            "job_instance_id": self.job_instance_id,
+            "job_instance_name": instance.get("name"),
+            "status": status,
+            "status_name": status_name(status),
+            "finished": bool(data.get("finished")),
+            "start_time": instance.get("start_time"),
+            "end_time": instance.get("end_time"),
+            "total_time": instance.get("total_time"),
+            "steps": [step for step, _hosts in steps],
+            "host_summary": _host_summary(data.get("step_instance_list") or []),
+            "output_vars": self._output_vars(),
+        }
+
+    @staticmethod
+    def _step(step: dict[str, Any], host_results: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        chosen = []
+        for host in step.get("step_ip_result_list") or []:
+            if host_results == "all" or (host_results == "failed" and host.get("status") not in HOST_OK):
+                chosen.append({
+                    "bk_host_id": host.get("bk_host_id"), "ip": host.get("ip"), "bk_cloud_id": host.get("bk_cloud_id"),
+                    "status": host.get("status"), "status_name": host_status_name(host.get("status")),
+                    "exit_code": host.get("exit_code"), "error_code": host.get("error_code"), "tag": host.get("tag"),
+                    "log": None,
+                })
+        summary = {
+            "step_instance_id": step.get("step_instance_id"), "name": step.get("name"), "type": step.get("type"),
+            "status": step.get("status"), "status_name": status_name(step.get("status")),
+            "total_time": step.get("total_time"), "hosts": chosen,
+        }
+        return summary, chosen
+
+    def _attach_logs(self, steps: list[tuple[dict[str, Any], list[dict[str, Any]]]], max_bytes: int) -> None:
+        """Fetch the chosen hosts' logs once, in batches of at most 500 hosts per step."""
+        try:
+            for step, hosts in steps:
+                if step["type"] not in (1, 2) or not hosts:
+                    continue
+                for start in range(0, len(hosts), LOG_BATCH):
+                    batch = hosts[start:start + LOG_BATCH]
+                    self._fetch_logs(step["step_instance_id"], batch, max_bytes)
+        except BKJobError as err:
+            self.warn(f"Host logs of job instance {self.job_instance_id} could not be read, results carry none: {err.msg}")
+
+    def _fetch_logs(self, step_instance_id: int, hosts: list[dict[str, Any]], max_bytes: int) -> None:
+        by_id = {host["bk_host_id"]: host for host in hosts if host.get("bk_host_id")}
+        by_ip = {(host.get("bk_cloud_id"), host.get("ip")): host for host in hosts}
+        selector: dict[str, Any] = (
+            {"host_id_list": list(by_id)} if len(by_id) == len(hosts)
+            else {"ip_list": [{"bk_cloud_id": cloud, "ip": ip} for cloud, ip in by_ip]})
+        reply = self.client.call("batch_get_job_instance_ip_log", {
+            **self.scope, "job_instance_id": self.job_instance_id, "step_instance_id": step_instance_id, **selector}, stage="logs")
+        data = reply.data if isinstance(reply.data, dict) else {}
+        for entry in (data.get("script_task_logs") or []) + (data.get("file_task_logs") or []):
+            host = by_id.get(entry.get("bk_host_id") or entry.get("host_id")) or by_ip.get((entry.get("bk_cloud_id"), entry.get("ip")))
+            if host is None:
+                continue
+            if "file_logs" in entry:
+                text = "".join(str(item.get("log_content") or "") for item in entry.get("file_logs") or [])
+            else:
+                text = str(entry.get("log_content") or "")
+            host["log"] = tail(text, max_bytes)
+
+    def _output_vars(self) -> dict[str, str]:
+        """String variables after the run (JOB returns only type-1 variables), the last step's value winning."""
+        try:
+            reply = self.client.call("get_job_instance_global_var_value",
+                                     {**self.scope, "job_instance_id": self.job_instance_id}, stage="wait")
+        except BKJobError as err:
+            self.warn(f"Output variables of job instance {self.job_instance_id} could not be read: {err.msg}")
+            return {}
+        values: dict[str, str] = {}
+        for step in (reply.data or {}).get("step_instance_var_list") or []:
+            for var in step.get("global_var_list") or []:
+                if var.get("name") is not None:
+                    values[var["name"]] = var.get("value")
+        return values
+
+
+def tail(text: str, max_bytes: int) -> str:
+    """The last ``max_bytes`` bytes of ``text`` in UTF-8, never splitting a character."""
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[-max_bytes:].decode("utf-8", errors="ignore")
+
+
+def _host_summary(steps: list[dict[str, Any]]) -> dict[str, int]:
+    """Distinct hosts over all steps: failed if any step failed on it, running if any still runs, else success."""
+    state: dict[Any, str] = {}
+    for step in steps:
+        for host in step.get("step_ip_result_list") or []:
+            key = host.get("bk_host_id") or (host.get("bk_cloud_id"), host.get("ip"))
+            code = host.get("status")
+            now = "success" if code in HOST_OK else "running" if code in HOST_RUNNING else "failed"
+            before = state.get(key)
+            if before == "failed" or (before == "running" and now == "success"):
+                continue
+            state[key] = now
+    counts = {"total": len(state), "success": 0, "failed": 0, "running": 0}
+    for value in state.values():
+        counts[value] += 1
+    return counts
+
+
+def judge(result: dict[str, Any], on_waiting_user: str, warn: Callable[[str], None]) -> None:
+    """Apply the outcome rules to a finished (or waiting) job's result: warn, or raise JobFailedError."""
+    status = result["status"]
+    name = result["status_name"]
+    job = f"Job instance {result['job_instance_id']}"
+    verdict = STATUSES.get(status, (name, "fail" if result["finished"] else "poll"))[1]
+    if verdict == "warn":
+        warn(f"{job} ended with status {name} ({status}): JOB counts it as done, but some steps were skipped or their errors ignored.")
+    elif verdict == "user" and on_waiting_user == "fail":
+        raise JobFailedError(f"{job} waits for a person to confirm a step (status waiting_user): confirm or terminate it in JOB's web "
+                        "console, then attach with blueking.job.job_instance_info.", stage="wait", code=status, message=name)
+    elif verdict == "fail":
+        raise JobFailedError(f"{job} ended with status {name} ({status}){_failed_hosts(result)}; see steps[].hosts for exit codes and logs.",
+                        stage="wait", code=status, message=name)
+
+
+def _failed_hosts(result: dict[str, Any]) -> str:
+    summary = result.get("host_summary") or {}
+    failed_steps = [step["name"] for step in result.get("steps") or [] if step.get("status") in (4, 9)]
+    where = f" in step '{failed_steps[0]}'" if failed_steps else ""
+    if summary.get("failed"):
+        return f": {summary['failed']} of {summary['total']} hosts failed{where}"
+    return where
+
+
+def follow_job(client: Any, scope: dict[str, Any], job_instance_id: int, params: dict[str, Any], *, known: dict[str, Any],
+               host_results: str, terminate_on_timeout: bool, warn: Callable[[str], None]) -> dict[str, Any]:
+    """Wait for the job, report it and apply the outcome rules; every failure keeps ``known`` (the instance id)."""
+    watcher = JobWatcher(client, scope, job_instance_id, warn=warn)
+    try:
+        watcher.wait(params, terminate_on_timeout=terminate_on_timeout)
+    except JobFailedError as err:
+        err.result.update(known)
+        try:
+            err.result.update(watcher.report(params, host_results))
+        except BKJobError as report_err:
+            warn(f"The final state of job instance {job_instance_id} could not be read: {report_err.msg}")
+        raise
+    except BKJobError as err:
+        err.result.update(known)
+        raise
+    try:
+        result = {**known, **watcher.report(params, host_results)}
+    except BKJobError as err:
+        err.result.update(known)
+        raise
+    try:
+        judge(result, params["on_waiting_user"], warn)
+    except BKJobError as err:
+        err.result.update(result)
+        raise
+    return result
