@@ -28,17 +28,39 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Sends nothing and reports the C(global_var_list) that would be sent.
+    details: Resolves the plan, validates the variables and reports the C(global_var_list) that would be sent; launches nothing.
   diff_mode:
-    support: none
+    support: full
+    details: Shows the plan's default variable values against the values the launch sends, passwords masked.
   platform:
     platforms: all
 options:
   job_plan_id:
     description:
       - Id of the job plan to launch (C(job_plan_id)). Must be a positive integer.
+      - Exactly one of O(job_plan_id) and O(job_plan_name) is required.
     type: int
-    required: true
+  job_plan_name:
+    description:
+      - Exact name of the job plan to launch, resolved with C(get_job_plan_list). JOB's name filter is fuzzy,
+        so every page is read and only exact matches count; none or several fail and list the candidates with their ids.
+    type: str
+  validate_vars:
+    description:
+      - Before launching, read the plan (C(get_job_plan_detail)) and check the variables against it. Unknown
+        names or ids, a host value for a value variable (or the reverse), and required variables left empty
+        are all named in one failure, and nothing is launched.
+      - With V(false) the plan is not read (unless in diff mode), and JOB silently ignores variables the plan does not have.
+    type: bool
+    default: true
+  secret_var_names:
+    description:
+      - Names of variables whose values are secret. Their values are masked in every result, diff, warning and error,
+        like password variables (type 4), which are recognised from the plan when O(validate_vars) is true.
+      - Use it when O(validate_vars=false), or for a string variable that carries a secret.
+    type: list
+    elements: str
+    default: []
   global_var_list:
     description:
       - Global variables in the shape of the API's C(global_var_list). Variables the plan has but this list
@@ -100,6 +122,11 @@ options:
     choices: [none, failed, all]
     default: failed
 notes:
+  - The launch is never sent twice. When its answer is lost after the request may have reached JOB (read timeout,
+    connection reset after sending, HTTP 5xx, an unreadable answer), the module searches C(get_job_instance_list) for
+    an instance of this plan, launched through the API by this operator (O(bk_username)) within a minute of the send.
+    Exactly one match is adopted with a warning and followed as if the answer had arrived; otherwise the task fails
+    saying the job may have started, with the request id, so that you check JOB's execution history before running it again.
   - C(changed) is true whenever a job instance was created, also when the task then fails or times out;
     RV(job_instance_id) is in every such result.
   - Works under C(async) and C(poll), and from AWX/AAP.
@@ -164,6 +191,10 @@ job_instance_url:
   returned: success and O(bk_job_web_url) is set
   type: str
   sample: https://job.example.com/api_execute/20000001
+adopted:
+  description: True when the launch's answer was lost and the job instance was found in JOB's history instead.
+  returned: when a lost launch was adopted
+  type: bool
 job_plan_id:
   description: Id of the launched job plan.
   returned: always
@@ -244,7 +275,7 @@ output_vars:
   type: dict
   sample: {"app_version": "2.4.1"}
 global_var_list:
-  description: The C(global_var_list) sent (or, in check mode, that would be sent).
+  description: The C(global_var_list) sent (or, in check mode, that would be sent), password values masked.
   returned: always
   type: list
   elements: dict
@@ -262,13 +293,16 @@ error:
 from typing import Any
 
 from ansible_collections.blueking.job.plugins.module_utils._args import http_url, job_instance_url, positive_int, scope_params
-from ansible_collections.blueking.job.plugins.module_utils._errors import InputError, InvalidResponseError
+from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
+from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
 from ansible_collections.blueking.job.plugins.module_utils._outcome import HOST_RESULT_CHOICES, WAIT_ARGSPEC, check_wait_options, follow_job
+from ansible_collections.blueking.job.plugins.module_utils._plan import check_against_plan, diff, masked, password_values, plan_detail, plan_id_by_name
 from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list
 
 ARGUMENT_SPEC: dict[str, Any] = {
-    "job_plan_id": {"type": "int", "required": True},
+    "job_plan_id": {"type": "int"},
+    "job_plan_name": {"type": "str"},
     "global_var_list": {
         "type": "list",
         "elements": "dict",
@@ -280,6 +314,8 @@ ARGUMENT_SPEC: dict[str, Any] = {
         },
     },
     "global_vars": {"type": "dict"},
+    "secret_var_names": {"type": "list", "elements": "str", "default": [], "no_log": False},
+    "validate_vars": {"type": "bool", "default": True},
     "callback_url": {"type": "str"},
     "start_task": {"type": "bool"},
     "wait": {"type": "bool", "default": True},
@@ -289,10 +325,9 @@ ARGUMENT_SPEC: dict[str, Any] = {
 }
 
 
-def build_payload(params: dict[str, Any]) -> dict[str, Any]:
+def build_payload(params: dict[str, Any], job_plan_id: int, global_var_list: list[dict[str, Any]]) -> dict[str, Any]:
     """The execute_job_plan request fields; options the user left unset are not sent."""
-    payload = {**scope_params(params), "job_plan_id": positive_int(params["job_plan_id"], "job_plan_id")}
-    global_var_list = build_global_var_list(params.get("global_var_list"), params.get("global_vars"))
+    payload = {**scope_params(params), "job_plan_id": job_plan_id}
     if global_var_list:
         payload["global_var_list"] = global_var_list
     if params.get("callback_url") is not None:
@@ -305,38 +340,46 @@ def build_payload(params: dict[str, Any]) -> dict[str, Any]:
 
 def run(module, client) -> dict[str, Any]:
     params = module.params
-    payload = build_payload(params)
+    scope = scope_params(params)
+    entries = build_global_var_list(params.get("global_var_list"), params.get("global_vars"))
     if params["wait"]:
         check_wait_options(params)
         if params.get("start_task") is False:
             raise InputError("start_task: false creates a job that does not start, so there is nothing to wait for; set wait: false.")
-    result: dict[str, Any] = {
-        "changed": True,
-        "job_plan_id": payload["job_plan_id"],
-        "global_var_list": payload.get("global_var_list", []),
-    }
+    # Values the user marked secret are masked before any request, so that no later failure can show them.
+    module.no_log_values.update(password_values(entries, None, params["secret_var_names"]))
+    if params.get("job_plan_name") is not None:
+        job_plan_id = plan_id_by_name(client, scope, params["job_plan_name"])
+    else:
+        job_plan_id = positive_int(params["job_plan_id"], "job_plan_id")
+    payload = build_payload(params, job_plan_id, entries)
+    plan = plan_detail(client, scope, job_plan_id) if params["validate_vars"] or module._diff else None
+    secrets = password_values(entries, plan, params["secret_var_names"])
+    module.no_log_values.update(secrets)
+    if params["validate_vars"]:
+        problems = check_against_plan(entries, plan)
+        if problems:
+            raise InputError(f"The variables do not match job plan {job_plan_id} ({plan.get('name')}): {'; '.join(problems)}. "
+                             "Nothing was launched.", stage="validate")
+    result: dict[str, Any] = {"changed": True, "job_plan_id": job_plan_id, "global_var_list": masked(entries, secrets)}
+    if module._diff:
+        result["diff"] = diff(entries, plan, secrets)
     if module.check_mode:
-        return {**result, "msg": f"Check mode: job plan {payload['job_plan_id']} would be launched; nothing was sent."}
-    reply = client.call("execute_job_plan", payload, stage="launch")
-    data = reply.data if isinstance(reply.data, dict) else {}
-    job_instance_id = data.get("job_instance_id")
-    if not job_instance_id:
-        raise InvalidResponseError(
-            "execute_job_plan answered success without a job_instance_id: look for the job in JOB's execution history "
-            "before launching again.", stage="launch", api="execute_job_plan", http_status=reply.http_status,
-            request_id=reply.request_id, job_request_id=reply.job_request_id)
-    result.update(job_instance_id=job_instance_id, job_instance_name=data.get("job_instance_name"), request_id=reply.request_id)
-    url = job_instance_url(params, job_instance_id)
+        return {**result, "msg": f"Check mode: job plan {job_plan_id} would be launched; nothing was sent."}
+    launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn)
+    result.update(launched)
+    url = job_instance_url(params, launched["job_instance_id"])
     if url:
         result["job_instance_url"] = url
     if not params["wait"]:
         return result
-    return follow_job(client, scope_params(params), job_instance_id, params, known=result, host_results=params["host_results"],
+    return follow_job(client, scope, launched["job_instance_id"], params, known=result, host_results=params["host_results"],
                       terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn)
 
 
 def main() -> None:
-    module = build_module(ARGUMENT_SPEC, mutually_exclusive=[("global_var_list", "global_vars")])
+    module = build_module(ARGUMENT_SPEC, mutually_exclusive=[("global_var_list", "global_vars"), ("job_plan_id", "job_plan_name")],
+                          required_one_of=[("job_plan_id", "job_plan_name")])
     run_module(module, run)
 
 

@@ -42,7 +42,8 @@ def launches(emulator):
 # The happy path on both surfaces: the result and the exact request.
 
 def test_esb_launch_sends_the_seed_request_and_reports_the_instance(job, ansible):
-    run = ansible.playbook([launch(**esb_connection(job), bk_biz_id=2, job_plan_id=1000, global_var_list=SEED_VARS)])
+    # The seed's variables (436, param_name) are not plan 1000's: JOB ignores them, so skip the plan check.
+    run = ansible.playbook([launch(**esb_connection(job), bk_biz_id=2, job_plan_id=1000, global_var_list=SEED_VARS, validate_vars=False)])
     result = run["r0"]
     assert result["failed"] is False and result["changed"] is True
     assert isinstance(result["job_instance_id"], int) and result["job_instance_id"] > 0
@@ -91,7 +92,7 @@ def test_esb_bk_token_and_options_sent_only_when_set(job, ansible):
     run = ansible.playbook([
         launch(**connection, bk_scope_type="biz", bk_scope_id="2", job_plan_id=1000),
         launch(**connection, bk_biz_id=2, job_plan_id=1000, callback_url="https://hooks.example.com/bk-job", start_task=False, wait=False,
-               global_vars={"replicas": 3, "debug": True, "ratio": 0.25}),
+               validate_vars=False, global_vars={"replicas": 3, "debug": True, "ratio": 0.25}),
     ])
     assert run["r0"]["changed"] is True and run["r1"]["changed"] is True
     first, second = launches(job)
@@ -105,7 +106,7 @@ def test_esb_bk_token_and_options_sent_only_when_set(job, ansible):
 
 
 def test_module_defaults_group_sets_the_connection_once(job, ansible):
-    run = ansible.playbook([launch(bk_biz_id=2, job_plan_id=1000), launch(bk_biz_id=2, job_plan_id=1003)],
+    run = ansible.playbook([launch(bk_biz_id=2, job_plan_id=1000), launch(bk_biz_id=2, job_plan_id=1003, global_vars={"app_version": "1.2"})],
                            module_defaults={"group/blueking.job.bk_job": esb_connection(job, bk_job_web_url="https://job.example.com")})
     assert [run[key]["changed"] for key in ("r0", "r1")] == [True, True]
     assert run["r1"]["job_instance_url"] == f"https://job.example.com/api_execute/{run['r1']['job_instance_id']}"
@@ -128,7 +129,8 @@ def test_check_mode_sends_nothing_and_reports_what_it_would_send(job, ansible):
     assert result["changed"] is True
     assert result["global_var_list"] == [{"name": "app_version", "value": "7"}]
     assert "job_instance_id" not in result
-    assert job.requests() == []
+    assert launches(job) == []
+    assert {sent["api"] for sent in job.requests()} == {"get_job_plan_detail"}, "check mode only reads the plan"
 
 
 def test_adhoc_check_mode_sends_nothing(job, ansible):
@@ -140,7 +142,7 @@ def test_adhoc_check_mode_sends_nothing(job, ansible):
     completed = ansible.run_command([ansible.adhoc_bin, "localhost", "--check", "-m", MODULE, "-a", json.dumps({"bk_biz_id": 2, "job_plan_id": 1000})],
                              env, ())
     assert completed.returncode == 0
-    assert job.requests() == []
+    assert launches(job) == []
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -285,10 +287,13 @@ def test_apigw_wrong_secret_is_a_gateway_auth_error(job, ansible):
 
 
 def test_unknown_plan_is_reported_with_jobs_code(job, ansible):
-    run = ansible.playbook([launch(**esb_connection(job), bk_biz_id=2, job_plan_id=999999)])
-    assert run["r0"]["failed"] is True
-    assert run["r0"]["error"]["code"] == 1244012
-    assert "JOB refused execute_job_plan (code 1244012" in run["r0"]["msg"]
+    run = ansible.playbook([launch(**esb_connection(job), bk_biz_id=2, job_plan_id=999999),
+                            launch(**esb_connection(job), bk_biz_id=2, job_plan_id=999999, validate_vars=False)])
+    assert (run["r0"]["error"]["code"], run["r0"]["error"]["stage"]) == (1243009, "lookup")
+    assert "JOB refused get_job_plan_detail (code 1243009" in run["r0"]["msg"]
+    assert (run["r1"]["error"]["code"], run["r1"]["error"]["stage"]) == (1244012, "launch")
+    assert "JOB refused execute_job_plan (code 1244012" in run["r1"]["msg"]
+    assert len(launches(job)) == 1
 
 
 def test_slow_answer_past_request_timeout_is_not_retried(job, ansible):

@@ -1,0 +1,157 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Safe launches: validation against the plan, plan by name, check and diff, lost answers, passwords; job_plan_info."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import apigw_connection, esb_connection  # pylint: disable=import-error
+
+LAUNCH = "blueking.job.execute_job_plan"
+PLAN_INFO = "blueking.job.job_plan_info"
+PASSWORD = "Pa55-w0rd-db-19"
+
+
+def launch(emulator, **args):
+    return {"name": "launch", LAUNCH: {**esb_connection(emulator), "bk_biz_id": 2, "wait": False, **args}}
+
+
+def launches(emulator):
+    return emulator.requests(api="execute_job_plan")
+
+
+def test_each_validation_problem_is_named_and_nothing_is_launched(job, ansible):
+    run = ansible.playbook([
+        launch(job, job_plan_id=1000, global_vars={"app_verison": "2.0"}),
+        launch(job, job_plan_id=1000, global_var_list=[{"id": 77, "value": "x"}]),
+        launch(job, job_plan_id=1000, global_vars={"target_hosts": "10.0.0.1"}),
+        launch(job, job_plan_id=1000, global_vars={"app_version": {"host_id_list": [101]}}),
+        launch(job, job_plan_id=1000, global_vars={"app_version": ""}),
+        launch(job, job_plan_id=1003),
+        launch(job, job_plan_id=1000, global_vars={"app_verison": "2.0", "target_hosts": "10.0.0.1"}),
+    ])
+    expected = [
+        "unknown variable 'app_verison' (did you mean 'app_version'?)",
+        "unknown variable id 77",
+        "'target_hosts' is a host variable: give server",
+        "'app_version' is a string variable: give value, not server",
+        "'app_version' is required but given an empty value",
+        "'app_version' is required and the plan has no default",
+        "unknown variable 'app_verison' (did you mean 'app_version'?); 'target_hosts' is a host variable",
+    ]
+    for index, text in enumerate(expected):
+        result = run[f"r{index}"]
+        assert result["failed"] is True and text in result["msg"], (text, result["msg"])
+        assert result["error"]["stage"] == "validate" and "Nothing was launched" in result["msg"]
+    assert launches(job) == []
+
+
+def test_plan_by_exact_name_across_pages(job, ansible):
+    run = ansible.playbook([
+        launch(job, job_plan_name="maintenance-45"),
+        launch(job, job_plan_name="deploy"),
+        launch(job, job_plan_name="deploy-ap"),
+    ])
+    assert run["r0"]["changed"] is True and run["r0"]["job_plan_id"] == 1145
+    assert run["r1"]["job_plan_id"] == 1004, "the fuzzy API filter also matches deploy-app*: only the exact name counts"
+    assert run["r2"]["failed"] is True and "No job plan is named exactly 'deploy-ap'" in run["r2"]["msg"]
+    assert "'deploy-app' (1000)" in run["r2"]["msg"] and run["r2"]["error"]["stage"] == "lookup"
+    assert [sent["body"]["job_plan_id"] for sent in launches(job)] == [1145, 1004]
+    pages = [sent for sent in job.requests(api="get_job_plan_list")]
+    assert all(sent["body"]["length"] == 1000 for sent in pages)
+
+
+def test_several_plans_with_one_name_fail_listing_them(job, ansible):
+    job.admin("POST", "/_emulator/plans", {"bk_scope_type": "biz", "bk_scope_id": "2", "id": 1999, "name": "deploy-app"})
+    result = ansible.playbook([launch(job, job_plan_name="deploy-app")])["r0"]
+    assert result["failed"] is True and "2 job plans are named 'deploy-app'" in result["msg"]
+    assert "1000" in result["msg"] and "1999" in result["msg"]
+    assert launches(job) == []
+
+
+def test_check_mode_validates_and_launches_nothing(job, ansible):
+    run = ansible.playbook([
+        launch(job, job_plan_name="deploy-app", global_vars={"app_version": "3.1"}),
+        launch(job, job_plan_id=1000, global_vars={"app_verison": "3.1"}),
+    ], check=True)
+    assert run["r0"]["changed"] is True and run["r0"]["job_plan_id"] == 1000
+    assert run["r0"]["global_var_list"] == [{"name": "app_version", "value": "3.1"}]
+    assert run["r1"]["failed"] is True and "unknown variable 'app_verison'" in run["r1"]["msg"]
+    assert launches(job) == []
+
+
+def test_diff_shows_defaults_against_values_sent_with_passwords_masked(job, ansible):
+    run = ansible.playbook([launch(job, job_plan_id=1000, global_vars={"app_version": "3.1", "db_password": PASSWORD})],
+                           check=True, diff=True, secrets=(PASSWORD,))
+    diff = run["r0"]["diff"]
+    assert diff["before"]["app_version"] == "1.0.0" and diff["after"]["app_version"] == "3.1"
+    assert diff["after"]["db_password"] == "********"
+    assert "job plan 1000 (deploy-app)" in diff["before_header"]
+    assert '"app_version": "3.1"' in run.output or "app_version" in run.output
+    assert launches(job) == []
+
+
+def test_password_values_never_shown_but_sent(job, ansible):
+    run = ansible.playbook([
+        launch(job, job_plan_id=1000, global_vars={"db_password": PASSWORD, "app_version": "4.0"}),
+        launch(job, job_plan_id=1000, validate_vars=False, secret_var_names=["db_password"],
+               global_var_list=[{"name": "db_password", "value": PASSWORD}]),
+        launch(job, job_plan_id=1000, global_vars={"db_password": PASSWORD, "no_such_var": "x"}),
+    ], diff=True, secrets=(PASSWORD,))
+    assert {"name": "db_password", "value": "********"} in run["r0"]["global_var_list"]
+    assert run["r1"]["global_var_list"] == [{"name": "db_password", "value": "********"}]
+    assert run["r2"]["failed"] is True and PASSWORD not in json.dumps(run.results)
+    sent = [request["body"]["global_var_list"] for request in launches(job)]
+    assert {"name": "db_password", "value": PASSWORD} in sent[0] and sent[1] == [{"name": "db_password", "value": PASSWORD}]
+
+
+@pytest.mark.parametrize("fault", ["after_create_drop", "after_create_502"])
+def test_lost_answer_after_the_job_was_created_is_adopted(job, ansible, fault):
+    job.fault("execute_job_plan", fault)
+    result = ansible.playbook([launch(job, job_plan_id=1000, wait=True, poll_interval=0.2)])["r0"]
+    instances = job.instances()
+    assert len(instances) == 1, "exactly one job exists"
+    assert result["failed"] is False and result["adopted"] is True
+    assert result["job_instance_id"] == instances[0]["job_instance_id"] and result["status_name"] == "success"
+    assert len(launches(job)) == 1
+    assert len(job.requests(api="get_job_instance_list")) >= 1
+
+
+def test_lost_answer_with_two_candidates_is_reported_not_guessed(job, ansible):
+    first = ansible.playbook([launch(job, job_plan_id=1000)])["r0"]
+    job.fault("execute_job_plan", "after_create_drop")
+    result = ansible.playbook([launch(job, job_plan_id=1000)])["r0"]
+    assert result["failed"] is True and "2 instances of job plan 1000 were created by admin" in result["msg"]
+    assert str(first["job_instance_id"]) in result["msg"]
+    assert len(job.instances()) == 2 and len(launches(job)) == 2
+
+
+def test_lost_answer_before_the_job_was_created_says_it_may_have_started(job, ansible):
+    job.fault("execute_job_plan", "drop")
+    result = ansible.playbook([launch(job, job_plan_id=1000)])["r0"]
+    assert result["failed"] is True and "the job may have started" in result["msg"]
+    assert "No instance of job plan 1000 by admin appears in JOB's history yet" in result["msg"]
+    assert job.instances() == [] and len(launches(job)) == 1
+
+
+def test_job_plan_info_lists_every_page_and_describes_a_plan(job, ansible):
+    connection = {**apigw_connection(job), "bk_scope_id": "2"}
+    run = ansible.playbook([
+        {"name": "all plans", PLAN_INFO: connection},
+        {"name": "fuzzy name", PLAN_INFO: {**connection, "name": "deploy"}},
+        {"name": "one plan", PLAN_INFO: {**connection, "job_plan_id": 1000}},
+    ], check=True)
+    assert len(run["r0"]["job_plans"]) == 49 and run["r0"]["changed"] is False
+    assert sorted(plan["name"] for plan in run["r1"]["job_plans"]) == ["deploy", "deploy-app", "deploy-app-canary"]
+    plan = run["r2"]["job_plan"]
+    assert plan["id"] == 1000 and plan["name"] == "deploy-app"
+    variables = {var["name"]: var for var in plan["variables"]}
+    assert variables["db_password"]["type_name"] == "password" and variables["db_password"]["value"] == "********"
+    assert variables["app_version"]["required"] is True and variables["app_version"]["value"] == "1.0.0"
+    assert variables["target_hosts"]["type_name"] == "host_list" and "server" in variables["target_hosts"]
+    assert [step["type_name"] for step in plan["steps"]] == ["script", "file", "confirm", "script"]
