@@ -1,0 +1,33 @@
+# blueking.job - build and test entry points. Everything runs through scripts/.
+#   make test          sanity + units + integration on ansible-core 2.19 and 2.16
+#   make sanity        ansible-test sanity only   (CORE=2.19 by default; CORE=2.16 to switch)
+#   make units         ansible-test units only
+#   make integration   pytest tests/integration only
+#   make demo          run demo/demo.yml against the local JOB emulator
+#   make build         build the collection artifact (blueking-job-<version>.tar.gz)
+#   make clean         remove venvs, test output and built artifacts
+CORE ?= 2.19
+
+.PHONY: test sanity units integration demo build clean
+
+test:
+	scripts/test.sh
+
+sanity:
+	BKJOB_CORES="$(CORE)" BKJOB_STEPS=sanity scripts/test.sh
+
+units:
+	BKJOB_CORES="$(CORE)" BKJOB_STEPS=units scripts/test.sh
+
+integration:
+	BKJOB_CORES="$(CORE)" BKJOB_STEPS=integration scripts/test.sh
+
+demo:
+	scripts/demo.sh
+
+build:
+	"$$(scripts/venv.sh $(CORE) | tail -n 1)/bin/ansible-galaxy" collection build --force .
+
+clean:
+	rm -rf .venvs tests/output .pytest_cache .hypothesis blueking-job-*.tar.gz
+	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
