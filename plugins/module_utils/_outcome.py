@@ -293,10 +293,10 @@ def judge(result: dict[str, Any], on_waiting_user: str, warn: Callable[[str], No
         warn(f"{job} ended with status {name} ({status}): JOB counts it as done, but some steps were skipped or their errors ignored.")
     elif verdict == "user" and on_waiting_user == "fail":
         raise JobFailedError(f"{job} waits for a person to confirm a step (status waiting_user): confirm or terminate it in JOB's web "
-                        "console, then attach with blueking.job.job_instance_info.", stage="wait", code=status, message=name)
+                             "console, then attach with blueking.job.job_instance_info.", stage="wait", code=status, message=name)
     elif verdict == "fail":
         raise JobFailedError(f"{job} ended with status {name} ({status}){_failed_hosts(result)}; see steps[].hosts for exit codes and logs.",
-                        stage="wait", code=status, message=name)
+                             stage="wait", code=status, message=name)
 
 
 def _failed_hosts(result: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ description:
   - By default the module then waits for the job to end and reports its outcome (status, per-step and
     per-host results with the tail of each chosen host's log, a host summary and the output variables).
 author:
-  - blueking.job contributors
+  - blueking.job maintainers (@blueking-job)
 extends_documentation_fragment:
   - blueking.job.connection
   - blueking.job.scope

@@ -17,7 +17,7 @@ description:
     waiting and outcome rules as M(blueking.job.execute_job_plan).
   - Never changes anything; C(changed) is always false.
 author:
-  - blueking.job contributors
+  - blueking.job maintainers (@blueking-job)
 extends_documentation_fragment:
   - blueking.job.connection
   - blueking.job.scope

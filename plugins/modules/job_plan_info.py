@@ -15,7 +15,7 @@ description:
     steps through C(get_job_plan_detail).
   - Never changes anything; C(changed) is always false.
 author:
-  - blueking.job contributors
+  - blueking.job maintainers (@blueking-job)
 extends_documentation_fragment:
   - blueking.job.connection
   - blueking.job.scope

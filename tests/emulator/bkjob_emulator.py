@@ -14,6 +14,8 @@ import argparse
 import base64
 import copy
 import datetime
+import http.client
+import ipaddress
 import json
 import os
 import re
@@ -119,12 +121,13 @@ def _confirm_step(step_id, name, users=("admin",), message="please confirm"):
     return {"id": step_id, "type": STEP_CONFIRM, "name": name, "approval_users": list(users), "message": message}
 
 
-def _plan(plan_id, name, scope, template_id, global_vars, steps, creator="admin", need_update=False):
+def _plan(plan_id, name, scope, template_id, global_vars, steps, creator="admin", need_update=False, behaviour=None):
+    """behaviour: launch behaviour of this plan's jobs (see README "Launch behaviour"), under next_launch's."""
     return {
         "id": plan_id, "name": name, "scope": scope, "job_template_id": template_id,
         "creator": creator, "create_time": SEED_TIME + plan_id * 1000,
         "last_modify_user": creator, "last_modify_time": SEED_TIME + plan_id * 1000 + 500,
-        "need_update": need_update, "global_vars": global_vars, "steps": steps,
+        "need_update": need_update, "global_vars": global_vars, "steps": steps, "behaviour": dict(behaviour or {}),
     }
 
 
@@ -177,13 +180,47 @@ def _build_plans():
 PLANS = _build_plans()
 
 # ---------------------------------------------------------------------------
-# Status tables (RunStatusEnum, ExecuteObjectTaskStatusEnum)
+# Status tables (RunStatusEnum, ExecuteObjectTaskStatusEnum) and launch behaviour
 # ---------------------------------------------------------------------------
 
 FINISHED_STATUSES = frozenset({3, 4, 5, 6, 8, 9, 11, 13, 14})
-HOST_STATUS_FOR_STEP = {1: 5, 2: 7, 3: 9, 4: 104, 5: 9, 6: 104, 8: 403, 9: 0, 10: 7, 11: 403, 13: 403, 14: 0}
-HOST_ERROR_CODE_FOR_STEP = {2: 115, 8: 126, 10: 115, 11: 126, 13: 126, 4: -1, 9: -1, 14: -1}
-DEFAULT_BEHAVIOUR = {"step_seconds": 0.2, "final_status": 3}
+RUN_STATUSES = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15)
+# the deciding step may end with these and the job still runs its later steps, then ends with that status
+GO_ON_STATUSES = frozenset({5, 6})
+# hosts of a started step that are not among the failed hosts: host status and error code by the step's status
+HOST_STATUS_FOR_STEP = {1: 5, 2: 7, 3: 9, 4: 9, 5: 9, 6: 9, 7: 9, 8: 403, 9: 0, 10: 7, 11: 403, 13: 403, 14: 0, 15: 5}
+HOST_ERROR_CODE_FOR_STEP = {2: 115, 8: 126, 10: 115, 11: 126, 13: 126, 9: -1, 14: -1}
+# failed hosts: script steps 104 (脚本返回码非零, exit code 1), file steps 11 (执行失败)
+FAILED_HOST_CODES = {STEP_SCRIPT: (104, 1, 0), STEP_FILE: (11, 0, 0)}
+MAX_SCRIPT_TARGETS = 50000  # job.execute.limit.script-task.max-target-server
+LOG_BATCH_LIMIT = 500  # batch_get_job_instance_ip_log hosts per call
+
+DEFAULT_BEHAVIOUR = {"step_seconds": 0.2, "final_status": 3, "confirm": False, "terminate_seconds": 0.3, "log_bytes": 200}
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+
+
+def _is_int(value, low, high):
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+# behaviour key -> (check, what it must be); documented in README.md ("Launch behaviour")
+BEHAVIOUR_RULES = {
+    "step_seconds": (_is_number, "a number >= 0"),
+    "final_status": (lambda value: _as_long(value) in RUN_STATUSES, "a JOB status (RunStatusEnum)"),
+    "host_count": (lambda value: value is None or _is_int(value, 1, 60000), "null or an integer 1..60000"),
+    "failed_hosts": (lambda value: value is None or _is_int(value, 0, 10 ** 9)
+                     or (isinstance(value, list) and all(_as_long(item) is not None for item in value)),
+                     "null, a count >= 0 or a list of host ids"),
+    "fail_step": (lambda value: value is None or _is_int(value, -1000, 1000), "null or a step index (negative counts from the end)"),
+    "confirm": (lambda value: isinstance(value, bool), "true or false"),
+    "terminate_seconds": (_is_number, "a number >= 0"),
+    "log_bytes": (lambda value: _is_int(value, 0, 10 ** 7), "an integer 0..10000000"),
+    "output_vars": (lambda value: isinstance(value, dict) and all(isinstance(item, str) for item in value.values()),
+                    "an object of string values"),
+}
 
 # ---------------------------------------------------------------------------
 # Errors and envelopes (the one place where answer bodies are shaped)
@@ -311,89 +348,166 @@ NGINX_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r
 # ---------------------------------------------------------------------------
 
 
-def compute_progress(instance, at_ms):
-    """State of a job instance at at_ms (epoch milliseconds).
+def _ms(seconds):
+    return max(0, int(float(seconds) * 1000))
 
-    behaviour keys: step_seconds (each step's duration), final_status (status the last step ends with;
-    earlier steps succeed; a non-terminal value such as 2 or 7 leaves the job there).
-    An operate_job_instance terminate freezes the running step as 11 (强制终止成功).
-    Returns {"status", "start_time", "end_time", "total_time", "steps": [...]} with per-host results.
+
+def resolve_outcome(behaviour, steps):
+    """The deciding step of a launch: {"index", "status" it ends with, "failed" host ids}; fixed at launch.
+
+    fail_step names it; else the first script step (then file step) when failed_hosts is set or final_status is 6;
+    else the last step.  failed_hosts: a count (the step's first N hosts) or host ids; unset means every host of
+    the step for final_status 4 and 6, none otherwise.  Failed hosts with final_status 3 make the status 4.
+    """
+    final_status = _as_long(behaviour.get("final_status", 3))
+    if not steps:
+        return {"index": None, "status": final_status, "failed": frozenset()}
+    failed_spec = behaviour.get("failed_hosts")
+    fail_step = behaviour.get("fail_step")
+    if fail_step is not None:
+        index = max(0, min(len(steps) - 1, fail_step if fail_step >= 0 else len(steps) + fail_step))
+    elif failed_spec is not None or final_status == 6:
+        index = next((index for kind in (STEP_SCRIPT, STEP_FILE) for index, step in enumerate(steps) if step["type"] == kind),
+                     len(steps) - 1)
+    else:
+        index = len(steps) - 1
+    host_ids = [host["bk_host_id"] for host in steps[index]["hosts"]]
+    if failed_spec is None:
+        failed = host_ids if final_status in (4, 6) else []
+    elif isinstance(failed_spec, int):
+        failed = host_ids[:failed_spec]
+    else:
+        wanted = {_as_long(host_id) for host_id in failed_spec}
+        failed = [host_id for host_id in host_ids if host_id in wanted]
+    status = 4 if final_status == 3 and failed else final_status
+    return {"index": index, "status": status, "failed": frozenset(failed)}
+
+
+def compute_progress(instance, at_ms, with_hosts=True):
+    """State of a job instance at at_ms (epoch milliseconds), from its clock, behaviour and recorded events.
+
+    Steps run one after another from start_time, each for behaviour step_seconds.  The deciding step
+    (instance["outcome"], see resolve_outcome) ends with the outcome status: 3, 5 and 6 let the job go on (it ends
+    with 5/6), any other finished status ends the job there, an unfinished one (2, 7, 15...) keeps it there.
+    With behaviour confirm, a confirm step waits (7) for an admin confirmation: "continue" restarts the clock at the
+    next step, "terminate" ends step and job with 13; without it a confirm step passes like any step.
+    instance["terminate"] (operate_job_instance 1 or the admin route) stops the active step: 10 for
+    terminate_seconds, then 11; or straight to the recorded status (8).  Steps not reached stay 1, with no hosts.
+    Returns {"status", "start_time", "end_time", "total_time", "active" (index of the unfinished step or None),
+    "steps": [{"status", "start_time", "end_time", "total_time", "failed", "hosts" (with_hosts)}]}.
     """
     behaviour = instance["behaviour"]
-    step_ms = max(0, int(float(behaviour.get("step_seconds", 0.2)) * 1000))
-    final_status = int(behaviour.get("final_status", 3))
+    step_ms = _ms(behaviour.get("step_seconds", 0.2))
+    outcome = instance["outcome"]
+    terminate = instance["terminate"]
+    if terminate is not None and terminate["at"] > at_ms:
+        terminate = None
+    states = [{"status": 1, "start_time": None, "end_time": None} for _step in instance["steps"]]
     start = instance["start_time"]
-    terminated_at = instance.get("terminate_time")
-    steps = []
-    job_status, job_end = 1, None
-    last_index = len(instance["steps"]) - 1
-    for index, step in enumerate(instance["steps"]):
-        state = {"status": 1, "start_time": None, "end_time": None}
-        if start is not None:
-            step_start = start + index * step_ms
-            step_end = step_start + step_ms
-            now = at_ms if terminated_at is None else min(at_ms, terminated_at)
-            if now >= step_end:
-                status = 3 if index < last_index else final_status
-                state = {"status": status, "start_time": step_start,
-                         "end_time": step_end if status in FINISHED_STATUSES else None}
-            elif now >= step_start:
-                state = {"status": 2, "start_time": step_start, "end_time": None}
-            if terminated_at is not None and state["start_time"] is not None and state["end_time"] is None:
-                # the step that was running (or stuck) when the job was terminated
-                state = {"status": 11, "start_time": step_start, "end_time": terminated_at}
-        steps.append(state)
+    status, end, active = 1, None, None
     if start is not None:
-        job_status, job_end = _job_status_from_steps(steps, terminated_at)
-    result_steps = []
-    for step, state in zip(instance["steps"], steps):
-        total = state["end_time"] - state["start_time"] if state["end_time"] is not None else None
-        result_steps.append(dict(state, total_time=total, hosts=_host_results(step, state, total)))
+        cursor, final = start, 3
+        for index, step in enumerate(instance["steps"]):
+            state = states[index]
+            state["start_time"], active = cursor, index
+            if step["type"] == STEP_CONFIRM and behaviour.get("confirm"):
+                confirmation = instance["confirmations"].get(index)
+                running, done_at = 7, confirmation["at"] if confirmation else None
+                after = (3 if confirmation["action"] == "continue" else 13) if confirmation else None
+            else:
+                running, done_at = 2, cursor + step_ms
+                after = outcome["status"] if index == outcome["index"] else 3
+            open_ended = done_at is None or after not in FINISHED_STATUSES
+            if terminate is not None and terminate["at"] >= cursor and (open_ended or terminate["at"] < done_at):
+                status, end = _stop_step(state, terminate, at_ms)
+                break
+            if done_at is None or at_ms < done_at:
+                state["status"] = status = running
+                break
+            state["status"] = status = after
+            if after not in FINISHED_STATUSES:
+                break
+            state["end_time"] = cursor = done_at
+            if after in GO_ON_STATUSES:
+                final = after
+            elif after != 3:
+                end = done_at
+                break
+        else:
+            status, end, active = final, cursor, None
+        if status in FINISHED_STATUSES:
+            active = None
+    for index, (step, state) in enumerate(zip(instance["steps"], states)):
+        state["total_time"] = state["end_time"] - state["start_time"] if state["end_time"] is not None else None
+        state["failed"] = outcome["failed"] if index == outcome["index"] and state["status"] == outcome["status"] else frozenset()
+        if with_hosts:
+            state["hosts"] = _host_results(step, state)
     return {
-        "status": job_status,
+        "status": status,
         "start_time": start,
-        "end_time": job_end,
-        "total_time": job_end - start if job_end is not None else None,
-        "steps": result_steps,
+        "end_time": end,
+        "total_time": end - start if end is not None else None,
+        "active": active,
+        "steps": states,
     }
 
 
-def _job_status_from_steps(steps, terminated_at):
-    for state in steps:
-        if state["status"] == 11:
-            return 11, terminated_at
-        if state["status"] == 3:
-            continue
-        if state["status"] == 1:
-            # a step is waiting: the previous one has just finished, the job is running
-            return 2, None
-        return state["status"], state["end_time"] if state["status"] in FINISHED_STATUSES else None
-    return 3, steps[-1]["end_time"] if steps else None
+def _stop_step(state, terminate, at_ms):
+    """The step that was active when the job was terminated; returns the job's (status, end_time)."""
+    if terminate["status"] != 11:
+        state.update(status=terminate["status"], end_time=terminate["at"])
+        return terminate["status"], terminate["at"]
+    done_at = terminate["at"] + terminate["stopping_ms"]
+    if at_ms < done_at:
+        state["status"] = 10
+        return 10, None
+    state.update(status=11, end_time=done_at)
+    return 11, done_at
 
 
-def _host_results(step, state, total):
-    if step["type"] == STEP_CONFIRM:
+def host_codes(step, state, failed):
+    """(host status, exit_code, error_code) of one host of a started step."""
+    if failed and step["type"] in FAILED_HOST_CODES:
+        return FAILED_HOST_CODES[step["type"]]
+    return HOST_STATUS_FOR_STEP.get(state["status"], 500), 0, HOST_ERROR_CODE_FOR_STEP.get(state["status"], 0)
+
+
+def _host_results(step, state):
+    """step_ip_result_list: target hosts of a started script/file step (JOB has none for steps not reached)."""
+    if step["type"] == STEP_CONFIRM or state["start_time"] is None:
         return []
-    step_status = state["status"]
-    host_status = HOST_STATUS_FOR_STEP.get(step_status, 500)
-    if step["type"] == STEP_FILE and host_status == 104:
-        host_status = 11
-    done = state["end_time"] is not None
+    failed = state["failed"]
+    good, bad = host_codes(step, state, False), host_codes(step, state, True)
+    start, end, total = state["start_time"], state["end_time"], state["total_time"]
     results = []
     for host in step["hosts"]:
-        results.append({
-            "bk_host_id": host["bk_host_id"],
-            "ip": host["ip"],
-            "bk_cloud_id": host["bk_cloud_id"],
-            "status": host_status,
-            "tag": "",
-            "exit_code": (1 if host_status == 104 else 0) if done else 0,
-            "error_code": HOST_ERROR_CODE_FOR_STEP.get(step_status, 0),
-            "start_time": state["start_time"],
-            "end_time": state["end_time"],
-            "total_time": total,
-        })
+        codes = bad if host["bk_host_id"] in failed else good
+        results.append({"bk_host_id": host["bk_host_id"], "ip": host["ip"], "bk_cloud_id": host["bk_cloud_id"],
+                        "status": codes[0], "tag": "", "exit_code": codes[1], "error_code": codes[2],
+                        "start_time": start, "end_time": end, "total_time": total})
     return results
+
+
+def terminate_instance(instance, status, at_ms):
+    """Record a terminate (status 11: 10 first, for terminate_seconds; 8: straight there); caller holds the lock."""
+    progress = compute_progress(instance, at_ms, with_hosts=False)
+    if instance["start_time"] is None or progress["status"] in FINISHED_STATUSES:
+        raise JobError(1241014, "不支持的操作")
+    if instance["terminate"] is not None:
+        raise JobError(1244015, "任务正在终止中，请不要重复操作")
+    instance["terminate"] = {"at": at_ms, "status": status, "stopping_ms": _ms(instance["behaviour"].get("terminate_seconds", 0.3))}
+
+
+def confirm_instance(instance, action, at_ms):
+    """Answer the confirm step the job waits on: "continue" or "terminate"; caller holds the lock."""
+    progress = compute_progress(instance, at_ms, with_hosts=False)
+    index = progress["active"]
+    if progress["status"] != 7 or index is None or instance["steps"][index]["type"] != STEP_CONFIRM:
+        raise JobError(1241014, f"job instance {instance['job_instance_id']} is not waiting for a confirmation "
+                                f"(status {progress['status']})")
+    confirmations = dict(instance["confirmations"])
+    confirmations[index] = {"action": action, "at": at_ms}
+    instance["confirmations"] = confirmations  # replaced whole: readers never see it half-written
 
 
 # ---------------------------------------------------------------------------
@@ -406,10 +520,11 @@ def now_ms():
 
 
 class EmulatorState:
-    """Recorded requests, pending faults and job instances; all access under one lock."""
+    """Recorded requests, pending faults, job instances and callbacks; all access under one lock."""
 
     FIRST_INSTANCE_ID = 20000001
     FIRST_STEP_INSTANCE_ID = 30000001
+    TICK_SECONDS = 0.05
 
     def __init__(self, config):
         self.config = config
@@ -417,18 +532,28 @@ class EmulatorState:
         self.requests = []
         self.faults = []
         self.instances = {}
+        self.callbacks = []
         self.next_launch = None
         self._seq = 0
+        self._callback_seq = 0
+        self._callbacks_due = set()  # ids of instances with a callback_url whose callback is not sent yet
+        self._generation = 0  # bumped by reset(): callbacks still in flight from before are not recorded
         self._next_instance_id = self.FIRST_INSTANCE_ID
         self._next_step_instance_id = self.FIRST_STEP_INSTANCE_ID
+        self._ticker = None
+        self._ticker_stop = threading.Event()
 
     def reset(self):
         with self.lock:
             self.requests.clear()
             self.faults.clear()
             self.instances.clear()
+            self.callbacks.clear()
+            self._callbacks_due.clear()
+            self._generation += 1
             self.next_launch = None
             self._seq = 0
+            self._callback_seq = 0
             self._next_instance_id = self.FIRST_INSTANCE_ID
             self._next_step_instance_id = self.FIRST_STEP_INSTANCE_ID
 
@@ -464,24 +589,153 @@ class EmulatorState:
                 return dict(fault)
         return None
 
-    def launch_behaviour(self):
+    def launch_behaviour(self, plan=None):
+        """Defaults < config default_behaviour < the plan's seeded behaviour < next_launch (not consumed here)."""
         with self.lock:
             behaviour = dict(DEFAULT_BEHAVIOUR)
             behaviour.update(self.config.get("default_behaviour") or {})
-            if self.next_launch is not None:
-                behaviour.update(self.next_launch)
-                self.next_launch = None
+            behaviour.update((plan or {}).get("behaviour") or {})
+            behaviour.update(self.next_launch or {})
             return behaviour
 
     def create_instance(self, instance):
+        """Store a launched instance (ids assigned) and use up next_launch."""
         with self.lock:
+            self.next_launch = None
             instance["job_instance_id"] = self._next_instance_id
             self._next_instance_id += 1
             for step in instance["steps"]:
                 step["step_instance_id"] = self._next_step_instance_id
                 self._next_step_instance_id += 1
             self.instances[instance["job_instance_id"]] = instance
+            if instance.get("callback_url"):
+                self._callbacks_due.add(instance["job_instance_id"])
             return instance
+
+    # -- callbacks -----------------------------------------------------------------------------------------
+
+    def record_callback(self, generation, entry):
+        with self.lock:
+            if generation != self._generation:
+                return
+            self._callback_seq += 1
+            self.callbacks.append(dict(entry, seq=self._callback_seq, time=time.time()))
+
+    def list_callbacks(self):
+        with self.lock:
+            return copy.deepcopy(self.callbacks)
+
+    def tick(self, at_ms=None):
+        """Start the callback of every instance that has reached a finished status (once per instance)."""
+        at_ms = now_ms() if at_ms is None else at_ms
+        due = []
+        with self.lock:
+            for job_instance_id in sorted(self._callbacks_due):
+                instance = self.instances.get(job_instance_id)
+                progress = compute_progress(instance, at_ms, with_hosts=False) if instance else None
+                if progress is None or progress["status"] in FINISHED_STATUSES:
+                    self._callbacks_due.discard(job_instance_id)
+                if progress is not None and progress["status"] in FINISHED_STATUSES:
+                    due.append((job_instance_id, instance["callback_url"], callback_body(instance, progress)))
+            generation = self._generation
+        for job_instance_id, url, body in due:
+            threading.Thread(target=deliver_callback, args=(self, generation, job_instance_id, url, body),
+                             name=f"bkjob-callback-{job_instance_id}", daemon=True).start()
+
+    def start_ticker(self):
+        """A background thread that calls tick() every TICK_SECONDS until stop_ticker()."""
+        if self._ticker is not None:
+            return
+        self._ticker_stop.clear()
+
+        def run():
+            while not self._ticker_stop.wait(self.TICK_SECONDS):
+                try:
+                    self.tick()
+                except Exception:  # pylint: disable=broad-exception-caught
+                    traceback.print_exc(file=sys.stderr)
+
+        self._ticker = threading.Thread(target=run, name="bkjob-emulator-ticker", daemon=True)
+        self._ticker.start()
+
+    def stop_ticker(self):
+        self._ticker_stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+            self._ticker = None
+
+
+# ---------------------------------------------------------------------------
+# Callbacks (JOB's CallbackListener); only loopback addresses are ever contacted
+# ---------------------------------------------------------------------------
+
+CALLBACK_TIMEOUT = 5.0  # seconds per attempt (JOB's HTTP client: 15)
+CALLBACK_CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
+
+
+def callback_body(instance, progress):
+    """JobCallbackDTO as JOB serialises it: compact JSON, list key step_instances (not the docs' step_instance_list)."""
+    body = {"job_instance_id": instance["job_instance_id"], "status": progress["status"],
+            "step_instances": [{"step_instance_id": step["step_instance_id"], "status": state["status"]}
+                               for step, state in zip(instance["steps"], progress["steps"])]}
+    return json.dumps(body, separators=(",", ":"))
+
+
+def is_loopback_host(hostname):
+    """localhost, 127.0.0.0/8 or ::1; a name is never resolved."""
+    if not hostname:
+        return False
+    if hostname.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def _post_callback(url, body, content_type):
+    """POST body to a loopback url; (HTTP status, None) or (None, error text)."""
+    parts = urlsplit(url)
+    if not is_loopback_host(parts.hostname):
+        return None, "refused: not a loopback address"
+    address = "127.0.0.1" if parts.hostname.lower() == "localhost" else parts.hostname
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    headers = {"Host": parts.netloc.rpartition("@")[2], "Content-Type": content_type, "Connection": "Keep-Alive",
+               "User-Agent": "Apache-HttpClient/4.5.14 (Java/1.8.0)"}
+    connection = None
+    try:
+        if parts.scheme == "https":
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            connection = http.client.HTTPSConnection(address, parts.port or 443, timeout=CALLBACK_TIMEOUT, context=context)
+        else:
+            connection = http.client.HTTPConnection(address, parts.port or 80, timeout=CALLBACK_TIMEOUT)
+        connection.request("POST", path, body=body.encode("utf-8"), headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status, None
+    except (OSError, ValueError, http.client.HTTPException) as err:
+        return None, f"{type(err).__name__}: {err}"
+    finally:
+        if connection is not None:
+            connection.close()
+
+
+def deliver_callback(state, generation, job_instance_id, url, body):
+    """JOB's CallbackListener: POST the JSON as application/json; when the answer is not HTTP 200, POST the same
+    string once more as application/x-www-form-urlencoded.  A connection failure ends it (JOB catches the exception
+    and does not retry).  Every attempt is recorded; a non-loopback url is only recorded, never contacted."""
+    record = {"job_instance_id": job_instance_id, "url": url, "body": body}
+    if not is_loopback_host(urlsplit(url).hostname):
+        state.record_callback(generation, dict(record, attempt=0, content_type=None, status=None, error=None,
+                                               skipped="non-loopback"))
+        return
+    for attempt, content_type in enumerate(CALLBACK_CONTENT_TYPES, start=1):
+        status, error = _post_callback(url, body, content_type)
+        state.record_callback(generation, dict(record, attempt=attempt, content_type=content_type, status=status, error=error))
+        if status == 200 or error is not None:
+            return
 
 
 # ---------------------------------------------------------------------------
@@ -721,6 +975,45 @@ def _step_hosts(step, variables):
     return hosts
 
 
+def generated_hosts(count):
+    """behaviour host_count: ids 100001.., ips 10.1.x.y (y 1..250), cloud 0."""
+    return [{"bk_host_id": 100001 + index, "bk_cloud_id": 0, "ip": f"10.1.{index // 250}.{index % 250 + 1}"}
+            for index in range(count)]
+
+
+def _substitute(text, variables):
+    values = {var["name"]: var["value"] for var in variables if var["type"] == VAR_STRING and var["value"] is not None}
+    return re.sub(r"\$\{(\w+)\}", lambda match: str(values.get(match.group(1), match.group(0))), text)
+
+
+def _file_sources(step, variables, destination):
+    """A file step's transfers: [{"host", "src_path", "dest_path"}], one per source host and file."""
+    sources = []
+    for source in step["source_files"]:
+        for host_id in source["host_ids"]:
+            for path in source["files"]:
+                src_path = _substitute(path, variables)
+                dest_path = destination + src_path.rsplit("/", 1)[-1] if destination.endswith("/") else destination
+                sources.append({"host": _host_entry(host_id, HOSTS[host_id]), "src_path": src_path, "dest_path": dest_path})
+    return sources
+
+
+def _launch_steps(plan, variables, behaviour):
+    count = behaviour.get("host_count")
+    shared = generated_hosts(count) if count else None
+    steps = []
+    for step in plan["steps"]:
+        item = {"step_id": step["id"], "name": step["name"], "type": step["type"], "hosts": []}
+        if step["type"] != STEP_CONFIRM:
+            item["hosts"] = shared if shared is not None else _step_hosts(step, variables)
+        if step["type"] == STEP_SCRIPT and len(item["hosts"]) > MAX_SCRIPT_TARGETS:
+            raise JobError(1244022, f"脚本任务目标服务器数量超过限制：{MAX_SCRIPT_TARGETS}")
+        if step["type"] == STEP_FILE:
+            item["sources"] = _file_sources(step, variables, _substitute(step["destination"], variables))
+        steps.append(item)
+    return steps
+
+
 def api_execute_job_plan(call):
     plan_id = call.long("job_plan_id", required=True)
     raw_vars = _validate_global_var_list(call.params.get("global_var_list"))
@@ -740,10 +1033,8 @@ def api_execute_job_plan(call):
         raise JobError(1244012, "执行方案不存在")
     strict = bool(call.state.config.get("strict_hosts"))
     variables = resolve_variables(plan, raw_vars, plan["scope"], strict)
-    steps = []
-    for step in plan["steps"]:
-        hosts = [] if step["type"] == STEP_CONFIRM else _step_hosts(step, variables)
-        steps.append({"step_id": step["id"], "name": step["name"], "type": step["type"], "hosts": hosts})
+    behaviour = call.state.launch_behaviour(plan)
+    steps = _launch_steps(plan, variables, behaviour)
     created = now_ms()
     stamp = datetime.datetime.fromtimestamp(created / 1000).strftime("%Y%m%d%H%M%S") + f"{created % 1000:03d}"
     instance = call.state.create_instance({
@@ -757,13 +1048,15 @@ def api_execute_job_plan(call):
         "type": 0,
         "create_time": created,
         "start_time": created if start_task else None,
-        "terminate_time": None,
         "callback_url": callback_url,
         "start_task": start_task,
         "global_var_list_received": copy.deepcopy(call.params.get("global_var_list")),
         "variables": variables,
         "steps": steps,
-        "behaviour": call.state.launch_behaviour(),
+        "behaviour": behaviour,
+        "outcome": resolve_outcome(behaviour, steps),
+        "confirmations": {},  # confirm step index -> {"action", "at"}
+        "terminate": None,  # {"at", "status" (11 or 8), "stopping_ms"}
     })
     return {"job_instance_id": instance["job_instance_id"], "job_instance_name": instance["job_instance_name"]}
 
@@ -771,7 +1064,7 @@ def api_execute_job_plan(call):
 def api_get_job_instance_status(call):
     instance = call.instance()
     return_ip_result = call.boolean("return_ip_result", False)
-    progress = compute_progress(instance, now_ms())
+    progress = compute_progress(instance, now_ms(), with_hosts=return_ip_result)
     job_instance = dict(call.scope_fields(instance["scope"]))
     job_instance.update({
         "job_instance_id": instance["job_instance_id"],
@@ -806,17 +1099,12 @@ def api_operate_job_instance(call):
     instance = call.instance()
     operation_code = call.long("operation_code", required=True)
     with call.state.lock:
-        progress = compute_progress(instance, now_ms())
         if operation_code == 2:
             if instance["start_time"] is not None:
                 raise JobError(1241015, f"不支持的操作，请勿重复启动作业，job_instance_id={instance['job_instance_id']}")
             instance["start_time"] = now_ms()
         elif operation_code == 1:
-            if instance["start_time"] is None or progress["status"] in FINISHED_STATUSES:
-                raise JobError(1241014, "不支持的操作")
-            if instance["terminate_time"] is not None:
-                raise JobError(1244015, "任务正在终止中，请不要重复操作")
-            instance["terminate_time"] = now_ms()
+            terminate_instance(instance, 11, now_ms())
         else:
             raise illegal_parameter("operation_code")
     return {"job_instance_id": instance["job_instance_id"]}
@@ -925,90 +1213,167 @@ def _find_step(instance, step_instance_id):
     raise JobError(1244007, "作业步骤实例不存在")
 
 
-def _script_log(step, host, state):
-    if state["start_time"] is None:
-        return ""
-    stamp = datetime.datetime.fromtimestamp(state["start_time"] / 1000).strftime("%Y-%m-%d %H:%M:%S")
-    lines = [f"[{stamp}][PID:{4000 + host['bk_host_id']}] job_start", f"{step['name']} on {host['ip']}"]
-    if state["end_time"] is not None:
-        lines.append(f"exit_code={host['exit_code']}")
-    return "\n".join(lines) + "\n"
+class StepView:
+    """One step of an instance at one moment, for the log APIs."""
 
+    def __init__(self, instance, step_instance_id, at_ms):
+        self.instance = instance
+        self.at_ms = at_ms
+        index, self.step = _find_step(instance, step_instance_id)
+        self.state = compute_progress(instance, at_ms, with_hosts=False)["steps"][index]
+        self.targets = {host["bk_host_id"]: host for host in self.step["hosts"]}
+        self.sources = {}
+        for source in self.step.get("sources", []):
+            self.sources.setdefault(source["host"]["bk_host_id"], source["host"])
 
-def _file_logs(step, host, state):
-    if state["start_time"] is None:
-        return []
-    file_status = 4 if state["status"] == 3 else (5 if state["end_time"] is not None else 3)
-    return [{"mode": 1, "src_ip": {"bk_host_id": 104, "bk_cloud_id": 0, "ip": HOSTS[104]["ip"]},
-             "src_path": "/data/release/app.tar.gz", "dest_ip": {key: host[key] for key in ("bk_host_id", "bk_cloud_id", "ip")},
-             "dest_path": "/data/app/app.tar.gz", "status": file_status, "log_content": f"{step['name']}: status {file_status}\n",
-             "size": "12 MB", "speed": "10 MB/s", "process": "100%" if file_status == 4 else "0%"}]
+    def find(self, host_ids=None, ip_list=None):
+        """Requested hosts of this step (targets, and sources of a file step), in request order, once each."""
+        known = dict(self.sources)
+        known.update(self.targets)
+        if host_ids:
+            keys = [_as_long(host_id) for host_id in host_ids]
+        else:
+            by_ip = {(host["bk_cloud_id"], host["ip"]): host_id for host_id, host in known.items()}
+            keys = [by_ip.get((_as_long(item.get("bk_cloud_id")), str(item.get("ip")).strip()))
+                    for item in ip_list or [] if isinstance(item, dict)]
+        return [known[key] for key in dict.fromkeys(keys) if key in known]
 
+    def _stamp(self):
+        return datetime.datetime.fromtimestamp(self.state["start_time"] / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
-def _step_state(instance, step_instance_id):
-    index, step = _find_step(instance, step_instance_id)
-    return step, compute_progress(instance, now_ms())["steps"][index]
+    def _done_fraction(self):
+        """1 when the step ended on its own; else how far its clock got (a running or terminated step)."""
+        if self.state["status"] in FINISHED_STATUSES and self.state["status"] not in (8, 11):
+            return 1.0
+        step_ms = _ms(self.instance["behaviour"].get("step_seconds", 0.2))
+        until = self.state["end_time"] if self.state["end_time"] is not None else self.at_ms
+        return min(1.0, (until - self.state["start_time"]) / step_ms) if step_ms else 1.0
+
+    def script_log(self, host):
+        """log_bytes of whole lines "[time][PID:n] host IP step NAME line N"; a failed host ends with ERROR: exit code 1."""
+        if self.state["start_time"] is None or host["bk_host_id"] not in self.targets:
+            return ""
+        failed = host["bk_host_id"] in self.state["failed"]
+        tail = "ERROR: exit code 1\n" if failed else ""
+        budget = int(self.instance["behaviour"].get("log_bytes", 200)) - len(tail)
+        prefix = f"[{self._stamp()}][PID:{1000 + host['bk_host_id'] % 30000}] host {host['ip']} step {self.step['name']} line "
+        prefix_bytes = len(prefix.encode("utf-8")) + 1
+        lines, size = [], 0
+        while not lines or size + prefix_bytes + len(str(len(lines) + 1)) <= budget:
+            lines.append(f"{prefix}{len(lines) + 1}\n")
+            size += prefix_bytes + len(str(len(lines)))
+        fraction = self._done_fraction()
+        if fraction < 1.0:
+            return "".join(lines[:max(1, int(len(lines) * fraction))])
+        return "".join(lines) + tail
+
+    def file_logs(self, host):
+        """file_logs of a host: downloads (mode 1) when it is a target, uploads (mode 0) when it is a source."""
+        if self.state["start_time"] is None:
+            return []
+        host_id = host["bk_host_id"]
+        stamp = self._stamp()
+        finished = self.state["end_time"] is not None
+        logs = []
+        for source in self.step.get("sources", []):
+            src_ip = _host_entry(source["host"]["bk_host_id"], source["host"])
+            if source["host"]["bk_host_id"] == host_id:
+                status = 4 if finished or self._done_fraction() >= 1.0 else 2
+                logs.append({"mode": 0, "src_ip": src_ip, "src_path": source["src_path"], "status": status,
+                             "log_content": f"[{stamp}] upload {source['src_path']} from {src_ip['ip']}: {'done' if status == 4 else 'uploading'}\n",
+                             "size": "1.00 MB", "speed": "0 KB/s" if status == 4 else "10.00 MB/s", "process": "100%" if status == 4 else "50%"})
+            if host_id in self.targets:
+                codes = host_codes(self.step, self.state, host_id in self.state["failed"])
+                status = {9: 4, 7: 3, 5: 1}.get(codes[0], 5)
+                text = {4: "done", 3: "downloading", 1: "waiting"}.get(status, "ERROR: file transfer failed")
+                logs.append({"mode": 1, "src_ip": src_ip, "src_path": source["src_path"], "dest_ip": _host_entry(host_id, host),
+                             "dest_path": source["dest_path"], "status": status,
+                             "log_content": f"[{stamp}] download {source['src_path']} from {src_ip['ip']} to {host['ip']}:{source['dest_path']}\n{text}\n",
+                             "size": "1.00 MB", "speed": "10.00 MB/s" if status == 3 else "0 KB/s", "process": "100%" if status == 4 else "0%"})
+        return logs
 
 
 def api_get_job_instance_ip_log(call):
     instance = call.instance()
-    step, state = _step_state(instance, call.long("step_instance_id", required=True))
+    view = StepView(instance, call.long("step_instance_id", required=True), now_ms())
     host_id, cloud_id, ip = call.long("bk_host_id"), call.long("bk_cloud_id"), call.text("ip")
     if host_id is None and (cloud_id is None or ip is None):
         raise JobError(1241007, "请求参数[bk_host_id|bk_cloud_id+ip]缺失或不合法")
-    host = next((host for host in state["hosts"] if (host["bk_host_id"] == host_id if host_id is not None
-                                                     else (host["bk_cloud_id"], host["ip"]) == (cloud_id, ip))), None)
-    if host is None:
+    found = view.find(host_ids=[host_id]) if host_id is not None else view.find(ip_list=[{"bk_cloud_id": cloud_id, "ip": ip}])
+    if not found:
         raise JobError(1246001, "获取作业执行日志失败")
+    host = found[0]
     data = {key: host[key] for key in ("bk_host_id", "ip", "bk_cloud_id")}
-    if step["type"] == STEP_FILE:
-        data.update(log_type=2, file_logs=_file_logs(step, host, state))
+    if view.step["type"] == STEP_FILE:
+        data.update(log_type=2, file_logs=view.file_logs(host))
     else:
-        data.update(log_type=1, log_content=_script_log(step, host, state))
+        data.update(log_type=1, log_content=view.script_log(host))
     return data
 
 
 def api_batch_get_job_instance_ip_log(call):
+    # EsbBatchGetJobInstanceIpLogV3ResourceImpl.checkRequest: one of the lists, at most 500 hosts
+    host_ids, ip_list = call.params.get("host_id_list"), call.params.get("ip_list")
+    lists = [value for value in (host_ids, ip_list) if value not in (None, [])]
+    if not lists or any(not isinstance(value, list) or len(value) > LOG_BATCH_LIMIT for value in lists):
+        raise JobError(1241007, "请求参数[host_id_list/ip_list]缺失或不合法")
     instance = call.instance()
     step_instance_id = call.long("step_instance_id", required=True)
-    step, state = _step_state(instance, step_instance_id)
-    host_ids, ip_list = call.params.get("host_id_list"), call.params.get("ip_list")
-    wanted = host_ids or ip_list
-    if not isinstance(wanted, list) or not wanted or len(wanted) > 500:
-        raise JobError(1241007, "请求参数[host_id_list/ip_list]缺失或不合法")
-    if host_ids:
-        keys = {_as_long(host_id) for host_id in host_ids}
-        hosts = [host for host in state["hosts"] if host["bk_host_id"] in keys]
-    else:
-        keys = {(_as_long(item.get("bk_cloud_id")), str(item.get("ip"))) for item in ip_list if isinstance(item, dict)}
-        hosts = [host for host in state["hosts"] if (host["bk_cloud_id"], host["ip"]) in keys]
+    view = StepView(instance, step_instance_id, now_ms())
+    hosts = view.find(host_ids=host_ids) if host_ids else view.find(ip_list=ip_list)
     data = {"job_instance_id": instance["job_instance_id"], "step_instance_id": step_instance_id}
-    if step["type"] == STEP_FILE:
+    if view.step["type"] == STEP_FILE:
         data["log_type"] = 2
-        data["file_task_logs"] = [dict({key: host[key] for key in ("bk_host_id", "ip", "bk_cloud_id")},
-                                       file_logs=_file_logs(step, host, state)) for host in hosts]
+        data["file_task_logs"] = [{"bk_host_id": host["bk_host_id"], "ip": host["ip"], "bk_cloud_id": host["bk_cloud_id"],
+                                   "file_logs": view.file_logs(host)} for host in hosts]
     else:
         data["log_type"] = 1
-        data["script_task_logs"] = [{"host_id": host["bk_host_id"], "bk_host_id": host["bk_host_id"], "ip": host["ip"],
-                                     "bk_cloud_id": host["bk_cloud_id"], "log_content": _script_log(step, host, state)}
-                                    for host in hosts]
+        data["script_task_logs"] = [{"bk_host_id": host["bk_host_id"], "host_id": host["bk_host_id"], "ip": host["ip"],
+                                     "bk_cloud_id": host["bk_cloud_id"], "log_content": view.script_log(host)} for host in hosts]
     return data
 
 
 def api_get_job_instance_global_var_value(call):
+    """computeOutputVariableValuesForAllStep: script steps only, each with the values so far; string variables only.
+
+    behaviour output_vars {name: value} are what the first script step sets: once that step has ended, every
+    script step reports them for those of the plan's string variables.
+    """
     instance = call.instance()
-    # only string variables are returned (EsbGetJobInstanceGlobalVarValueV3ResourceImpl)
-    values = [{"name": var["name"], "value": var["value"], "type": VAR_STRING}
+    if not instance["variables"]:
+        return {"job_instance_id": instance["job_instance_id"], "step_instance_var_list": []}
+    progress = compute_progress(instance, now_ms(), with_hosts=False)
+    scripts = [(step, state) for step, state in zip(instance["steps"], progress["steps"]) if step["type"] == STEP_SCRIPT]
+    output = (instance["behaviour"].get("output_vars") or {}) if scripts and scripts[0][1]["end_time"] is not None else {}
+    values = [{"name": var["name"], "value": output.get(var["name"], var["value"]), "type": VAR_STRING}
               for var in instance["variables"] if var["type"] == VAR_STRING]
     return {"job_instance_id": instance["job_instance_id"],
             "step_instance_var_list": [{"step_instance_id": step["step_instance_id"], "global_var_list": copy.deepcopy(values)}
-                                       for step in instance["steps"]]}
+                                       for step, _state in scripts]}
+
+
+def _instance_list_window(call):
+    """EsbGetJobInstanceListV3ResourceImpl.checkRequest: both times (ms) required, end after start, span <= 30 days."""
+    bounds = []
+    for name in ("create_time_start", "create_time_end"):
+        value = call.params.get(name)
+        number = None if _is_missing(value) else _as_long(value)
+        if number is None or number < 1:
+            raise JobError(1241007, f"请求参数[{name}]缺失或不合法")
+        bounds.append(number)
+    if bounds[1] - bounds[0] <= 0:
+        raise JobError(1241007, "请求参数[create_time_start|create_time_end]缺失或不合法")
+    if bounds[1] - bounds[0] > THIRTY_DAYS_MS:
+        # ErrorCode.ILLEGAL_PARAM: the v3 code does not use 1244020 (that is the web UI's TaskInstanceQueryValidator)
+        raise JobError(1241002, "请求参数不合法")
+    task_type = call.long("type")
+    if task_type is not None and task_type not in (0, 1, 2):
+        raise JobError(1241002, "请求参数不合法")
+    return bounds
 
 
 def api_get_job_instance_list(call):
-    time_start, time_end = call.long("create_time_start"), call.long("create_time_end")
-    if time_start is None or time_end is None or time_end < time_start or time_end - time_start > THIRTY_DAYS_MS:
-        raise illegal_parameter("create_time_start|create_time_end")
+    time_start, time_end = _instance_list_window(call)
     job_instance_id = call.long("job_instance_id")
     filters = {"operator": call.text("operator"), "launch_mode": call.long("launch_mode"),
                "type": call.long("type"), "status": call.long("status")}
@@ -1021,7 +1386,7 @@ def api_get_job_instance_list(call):
     for instance in instances:
         if not call.in_scope(instance["scope"]):
             continue
-        progress = compute_progress(instance, now)
+        progress = compute_progress(instance, now, with_hosts=False)
         item = dict(call.scope_fields(instance["scope"]))
         item.update({
             "job_instance_id": instance["job_instance_id"], "job_plan_id": instance["plan_id"],
@@ -1494,7 +1859,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
 
 
 def _instance_summary(instance):
-    progress = compute_progress(instance, now_ms())
+    progress = compute_progress(instance, now_ms(), with_hosts=False)
+    outcome = instance["outcome"]
     return {
         "job_instance_id": instance["job_instance_id"],
         "job_instance_name": instance["job_instance_name"],
@@ -1509,10 +1875,16 @@ def _instance_summary(instance):
         "start_task": instance["start_task"],
         "create_time": instance["create_time"],
         "behaviour": instance["behaviour"],
+        "outcome": {"step_index": outcome["index"], "status": outcome["status"], "failed_hosts": len(outcome["failed"])},
+        "confirmations": {str(index): value for index, value in instance["confirmations"].items()},
+        "terminate": instance["terminate"],
         "status": progress["status"],
         "steps": [{"step_instance_id": step["step_instance_id"], "name": step["name"], "type": step["type"],
-                   "hosts": step["hosts"]} for step in instance["steps"]],
+                   "status": state["status"], "hosts": step["hosts"]} for step, state in zip(instance["steps"], progress["steps"])],
     }
+
+
+INSTANCE_ACTION_ROUTE = re.compile(r"/_emulator/instances/(\d+)/(confirm|terminate)")
 
 
 def handle_admin(state, request):
@@ -1529,6 +1901,11 @@ def handle_admin(state, request):
         with state.lock:
             instances = [_instance_summary(instance) for instance in state.instances.values()]
         return Reply.json(200, {"instances": instances})
+    action = INSTANCE_ACTION_ROUTE.fullmatch(route[1])
+    if action and route[0] == "POST":
+        return _instance_action(state, int(action.group(1)), action.group(2), body)
+    if route == ("GET", "/_emulator/callbacks"):
+        return Reply.json(200, {"callbacks": state.list_callbacks()})
     if route == ("GET", "/_emulator/faults"):
         with state.lock:
             return Reply.json(200, {"faults": copy.deepcopy(state.faults)})
@@ -1555,14 +1932,37 @@ def handle_admin(state, request):
     return Reply.json(404, {"error": f"no admin route {request.method} {request.path}"})
 
 
+def _instance_action(state, job_instance_id, action, body):
+    """POST /_emulator/instances/<id>/confirm {"action"} and .../terminate {"status": 8 or null}."""
+    if action == "confirm" and body.get("action") not in ("continue", "terminate"):
+        return Reply.json(400, {"error": 'body must be {"action": "continue"} or {"action": "terminate"}'})
+    if action == "terminate" and body.get("status") not in (None, 8, 11):
+        return Reply.json(400, {"error": "status must be 8 (terminated at once) or null/11 (10 terminating, then 11)"})
+    with state.lock:
+        instance = state.instances.get(job_instance_id)
+        if instance is None:
+            return Reply.json(404, {"error": f"no job instance {job_instance_id}"})
+        try:
+            if action == "confirm":
+                confirm_instance(instance, body["action"], now_ms())
+            else:
+                terminate_instance(instance, body.get("status") or 11, now_ms())
+        except JobError as err:
+            return Reply.json(409, {"error": err.message, "code": err.code})
+        status = compute_progress(instance, now_ms(), with_hosts=False)["status"]
+    return Reply.json(200, {"ok": True, "job_instance_id": job_instance_id, "status": status})
+
+
 def _behaviour_problem(behaviour):
     if not isinstance(behaviour, dict):
         return 'body must be {"behaviour": {...}}'
-    step_seconds = behaviour.get("step_seconds", 0)
-    if isinstance(step_seconds, bool) or not isinstance(step_seconds, (int, float)) or step_seconds < 0:
-        return "step_seconds must be a number >= 0"
-    if "final_status" in behaviour and _as_long(behaviour["final_status"]) not in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15):
-        return "final_status must be a JOB status (RunStatusEnum)"
+    unknown = sorted(set(behaviour) - set(BEHAVIOUR_RULES))
+    if unknown:
+        return f"unknown behaviour keys: {', '.join(unknown)} (known: {', '.join(BEHAVIOUR_RULES)})"
+    for key, value in behaviour.items():
+        check, expected = BEHAVIOUR_RULES[key]
+        if not check(value):
+            return f"{key} must be {expected}"
     return None
 
 
@@ -1600,6 +2000,10 @@ def load_config(path):
     problem = _behaviour_problem(config.get("default_behaviour") or {})
     if problem:
         raise SystemExit(f"bkjob-emulator: default_behaviour: {problem}")
+    for plan in PLANS.values():
+        problem = _behaviour_problem(plan["behaviour"])
+        if problem:
+            raise SystemExit(f"bkjob-emulator: behaviour of plan {plan['id']}: {problem}")
     return config
 
 
@@ -1644,6 +2048,7 @@ def main(argv=None):
     signal.signal(signal.SIGINT, request_stop)
     serving = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
     serving.start()
+    state.start_ticker()
     if args.port_file:
         _write_port_file(args.port_file, port)
     scheme = "https" if ssl_context else "http"
@@ -1651,6 +2056,7 @@ def main(argv=None):
     sys.stderr.flush()
     while not stop.wait(0.5):
         pass
+    state.stop_ticker()
     server.shutdown()
     server.server_close()
     return 0

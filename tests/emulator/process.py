@@ -148,3 +148,15 @@ class Emulator:
     def next_launch(self, **behaviour) -> None:
         """Behaviour of the next launched job, e.g. next_launch(step_seconds=1, final_status=4)."""
         self.admin("POST", "/_emulator/next_launch", {"behaviour": behaviour})
+
+    def confirm(self, job_instance_id, action="continue") -> dict:
+        """Answer the confirm step a job waits on (status 7): "continue" runs on, "terminate" ends it with 13."""
+        return self.admin("POST", f"/_emulator/instances/{int(job_instance_id)}/confirm", {"action": action})
+
+    def terminate(self, job_instance_id, status=None) -> dict:
+        """Terminate a job from outside (a person in JOB's web UI): 10 then 11, or with status=8 straight to 8."""
+        return self.admin("POST", f"/_emulator/instances/{int(job_instance_id)}/terminate", {"status": status})
+
+    def callbacks(self) -> list:
+        """Callback attempts so far: job_instance_id, url, attempt, content_type, body, status, error (or skipped)."""
+        return self.admin("GET", "/_emulator/callbacks")["callbacks"]

@@ -139,8 +139,8 @@ def test_adhoc_check_mode_sends_nothing(job, ansible):
     assert run.results["changed"] is True
     assert len(launches(job)) == 1
     job.reset()
-    completed = ansible.run_command([ansible.adhoc_bin, "localhost", "--check", "-m", MODULE, "-a", json.dumps({"bk_biz_id": 2, "job_plan_id": 1000})],
-                             env, ())
+    argv = [ansible.adhoc_bin, "localhost", "--check", "-m", MODULE, "-a", json.dumps({"bk_biz_id": 2, "job_plan_id": 1000})]
+    completed = ansible.run_command(argv, env, ())
     assert completed.returncode == 0
     assert launches(job) == []
 
@@ -165,7 +165,7 @@ BAD_INPUTS = [
 
 
 def test_bad_input_fails_before_any_request(job, ansible):
-    tasks = [launch(**esb_connection(job), bk_biz_id=2, **args) for args, _ in BAD_INPUTS]
+    tasks = [launch(**esb_connection(job), bk_biz_id=2, **args) for args, _expected in BAD_INPUTS]
     run = ansible.playbook(tasks)
     for index, (args, expected) in enumerate(BAD_INPUTS):
         result = run[f"r{index}"]
@@ -191,7 +191,7 @@ BAD_CONNECTIONS = [
 
 def test_bad_connection_and_scope_fail_before_any_request(job, ansible):
     tasks = []
-    for args, _ in BAD_CONNECTIONS:
+    for args, _expected in BAD_CONNECTIONS:
         task_args = {**esb_connection(job), "job_plan_id": 1000, **args}
         tasks.append(launch(**{key: value for key, value in task_args.items() if value is not None}))
     run = ansible.playbook(tasks)

@@ -62,7 +62,7 @@ def test_plan_by_exact_name_across_pages(job, ansible):
     assert run["r2"]["failed"] is True and "No job plan is named exactly 'deploy-ap'" in run["r2"]["msg"]
     assert "'deploy-app' (1000)" in run["r2"]["msg"] and run["r2"]["error"]["stage"] == "lookup"
     assert [sent["body"]["job_plan_id"] for sent in launches(job)] == [1145, 1004]
-    pages = [sent for sent in job.requests(api="get_job_plan_list")]
+    pages = job.requests(api="get_job_plan_list")
     assert all(sent["body"]["length"] == 1000 for sent in pages)
 
 

@@ -19,7 +19,6 @@ from ansible_collections.blueking.job.plugins.module_utils._errors import (
     GatewayError,
     InvalidResponseError,
     PermissionDeniedError,
-    RateLimitError,
     RequestTimeoutError,
     TLSError,
     TransportError,
