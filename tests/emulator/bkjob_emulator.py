@@ -556,6 +556,8 @@ class EmulatorState:
             self._callback_seq = 0
             self._next_instance_id = self.FIRST_INSTANCE_ID
             self._next_step_instance_id = self.FIRST_STEP_INSTANCE_ID
+            PLANS.clear()
+            PLANS.update(_build_plans())
 
     def record(self, entry):
         with self.lock:
@@ -1752,6 +1754,8 @@ class EmulatorHandler(BaseHTTPRequestHandler):
     timeout = 120
 
     def setup(self):
+        # an answer leaves as two writes (headers, body): without TCP_NODELAY, Nagle + delayed ACK add ~40 ms to each
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.server.ssl_context is not None:
             # handshake in the handler thread, so a stalled client never blocks accept()
             self.request.settimeout(self.timeout)
@@ -1927,9 +1931,30 @@ def handle_admin(state, request):
         with state.lock:
             state.next_launch = None
         return Reply.json(200, {"ok": True})
+    if route == ("POST", "/_emulator/plans"):
+        return _add_plan(state, body)
     if route == ("GET", "/_emulator/health"):
         return Reply.json(200, {"ok": True})
     return Reply.json(404, {"error": f"no admin route {request.method} {request.path}"})
+
+
+def _add_plan(state, body):
+    """POST /_emulator/plans {"id", "name", "bk_scope_type", "bk_scope_id", "copy_of"}: a plan until the next reset.
+
+    The new plan copies the variables and steps of plan ``copy_of`` (default 1000), so that tests can make
+    duplicate names or larger scopes without touching the seed.
+    """
+    source = PLANS.get(body.get("copy_of", 1000))
+    plan_id, name = body.get("id"), body.get("name")
+    if not isinstance(plan_id, int) or plan_id <= 0 or not isinstance(name, str) or not name or source is None:
+        return Reply.json(400, {"error": 'body must be {"id": int > 0, "name": str, "bk_scope_type", "bk_scope_id", "copy_of": plan id}'})
+    scope = (body.get("bk_scope_type", "biz"), str(body.get("bk_scope_id", "2")))
+    with state.lock:
+        if plan_id in PLANS:
+            return Reply.json(409, {"error": f"plan {plan_id} exists"})
+        PLANS[plan_id] = _plan(plan_id, name, scope, source["job_template_id"], copy.deepcopy(source["global_vars"]),
+                               copy.deepcopy(source["steps"]), behaviour=source["behaviour"])
+    return Reply.json(200, {"ok": True, "id": plan_id})
 
 
 def _instance_action(state, job_instance_id, action, body):

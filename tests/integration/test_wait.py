@@ -29,12 +29,14 @@ def calls(emulator, api):
 
 
 def when_status(emulator, status, action, timeout=20.0):
-    """Run ``action(job_instance_id)`` in the background once the newest instance reaches ``status``."""
+    """Run ``action(job_instance_id)`` in the background once an instance created from now on reaches ``status``."""
+    existing = {instance["job_instance_id"] for instance in emulator.instances()}
+
     def watch():
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for instance in emulator.instances():
-                if instance.get("status") == status:
+                if instance["job_instance_id"] not in existing and instance.get("status") == status:
                     action(instance["job_instance_id"])
                     return
             time.sleep(0.1)
