@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from typing import Any
 
 from ansible_collections.blueking.job.plugins.module_utils._errors import APIError, InputError
@@ -23,6 +24,8 @@ VAR_TYPE_NAMES = {1: "string", 2: "namespace", 3: "host_list", 4: "password", 5:
 HOST_VAR_TYPE = 3
 PASSWORD_VAR_TYPE = 4
 STEP_TYPE_NAMES = {1: "script", 2: "file", 3: "confirm", 4: "sql"}
+# Variable names whose values are masked even before (or without) the plan saying they are passwords.
+SECRET_NAME = re.compile(r"pass|pwd|secret|token|credential|private|key", re.IGNORECASE)
 
 
 def list_plans(client: Any, scope: dict[str, Any], **filters: Any) -> list[dict[str, Any]]:
@@ -124,7 +127,11 @@ def _empty_default(var: dict[str, Any]) -> bool:
 
 
 def password_values(entries: list[dict[str, Any]], plan: dict[str, Any] | None, secret_names: list[str]) -> list[str]:
-    """The values being sent for password variables (plan type 4, or named in secret_var_names)."""
+    """The values being sent for secret variables: plan type 4, named in secret_var_names, or with a secret-looking name.
+
+    The name rule covers the moments before the plan is read (or when it cannot be read): a failure then
+    still shows the task's arguments, and ``db_password`` must not appear in them.
+    """
     secret_ids, secrets = set(), set(secret_names or [])
     if plan:
         for var in plan.get("global_var_list") or []:
@@ -132,7 +139,8 @@ def password_values(entries: list[dict[str, Any]], plan: dict[str, Any] | None, 
                 secret_ids.add(var.get("id"))
                 secrets.add(var.get("name"))
     return [entry["value"] for entry in entries
-            if "value" in entry and entry["value"] and (entry.get("name") in secrets or entry.get("id") in secret_ids)]
+            if "value" in entry and entry["value"]
+            and (entry.get("name") in secrets or entry.get("id") in secret_ids or SECRET_NAME.search(str(entry.get("name", ""))))]
 
 
 def masked(entries: list[dict[str, Any]], secret_values: list[str]) -> list[dict[str, Any]]:

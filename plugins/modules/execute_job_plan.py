@@ -57,7 +57,9 @@ options:
     description:
       - Names of variables whose values are secret. Their values are masked in every result, diff, warning and error,
         like password variables (type 4), which are recognised from the plan when O(validate_vars) is true.
-      - Use it when O(validate_vars=false), or for a string variable that carries a secret.
+      - Values of variables whose names contain C(pass), C(pwd), C(secret), C(token), C(credential), C(private) or C(key)
+        (any case) are masked too, from the start of the task, before the plan is read.
+      - Use it when O(validate_vars=false), or for a variable with another name that carries a secret.
     type: list
     elements: str
     default: []

@@ -155,3 +155,18 @@ def test_job_plan_info_lists_every_page_and_describes_a_plan(job, ansible):
     assert variables["app_version"]["required"] is True and variables["app_version"]["value"] == "1.0.0"
     assert variables["target_hosts"]["type_name"] == "host_list" and "server" in variables["target_hosts"]
     assert [step["type_name"] for step in plan["steps"]] == ["script", "file", "confirm", "script"]
+
+
+def test_password_masked_even_when_the_plan_cannot_be_read(job, ansible):
+    job.fault("get_job_plan_detail", "http_status", status=502, count=-1)
+    run = ansible.playbook([launch(job, job_plan_id=1000, global_vars={"db_password": PASSWORD, "app_version": "4.0"})],
+                           secrets=(PASSWORD,))
+    assert run["r0"]["failed"] is True and run["r0"]["error"]["stage"] == "lookup"
+    assert launches(job) == []
+
+
+def test_secret_looking_names_are_masked_without_the_plan(job, ansible):
+    run = ansible.playbook([launch(job, job_plan_id=1000, validate_vars=False, global_vars={"deploy_token": PASSWORD})],
+                           secrets=(PASSWORD,))
+    assert run["r0"]["global_var_list"] == [{"name": "deploy_token", "value": "********"}]
+    assert launches(job)[0]["body"]["global_var_list"] == [{"name": "deploy_token", "value": PASSWORD}]
