@@ -31,14 +31,14 @@ SECRET_NAME = re.compile(r"pass|pwd|secret|token|credential|private|key", re.IGN
 def list_plans(client: Any, scope: dict[str, Any], **filters: Any) -> list[dict[str, Any]]:
     """Every plan of the scope matching JOB's own filters, reading every page."""
     plans: list[dict[str, Any]] = []
-    for page in range(MAX_PAGES):
-        reply = client.call("get_job_plan_list", {**scope, **filters, "start": page * PAGE_LENGTH, "length": PAGE_LENGTH},
-                            stage="lookup")
+    for _page in range(MAX_PAGES):
+        # The next page starts after what arrived: a server may answer fewer items than asked for.
+        reply = client.call("get_job_plan_list", {**scope, **filters, "start": len(plans), "length": PAGE_LENGTH}, stage="lookup")
         data = reply.data if isinstance(reply.data, dict) else {}
         items = data.get("data") or []
         plans.extend(items)
         total = data.get("total")
-        if not items or len(items) < PAGE_LENGTH or (isinstance(total, int) and len(plans) >= total):
+        if not items or (len(plans) >= total if isinstance(total, int) else len(items) < PAGE_LENGTH):
             break
     return plans
 

@@ -542,6 +542,8 @@ class EmulatorState:
         self._next_step_instance_id = self.FIRST_STEP_INSTANCE_ID
         self._ticker = None
         self._ticker_stop = threading.Event()
+        # Largest page a list API answers; lower it (admin /_emulator/settings) to test paging with few items.
+        self.page_limit = MAX_PAGE_LENGTH
 
     def reset(self):
         with self.lock:
@@ -558,6 +560,7 @@ class EmulatorState:
             self._next_step_instance_id = self.FIRST_STEP_INSTANCE_ID
             PLANS.clear()
             PLANS.update(_build_plans())
+            self.page_limit = MAX_PAGE_LENGTH
 
     def record(self, entry):
         with self.lock:
@@ -850,7 +853,7 @@ class JobCall:
         start = max(start, 0)
         if length <= 0:
             length = DEFAULT_PAGE_LENGTH
-        return start, min(length, MAX_PAGE_LENGTH)
+        return start, min(length, self.state.page_limit)
 
     def instance(self):
         job_instance_id = self.long("job_instance_id", required=True)
@@ -1931,6 +1934,13 @@ def handle_admin(state, request):
         with state.lock:
             state.next_launch = None
         return Reply.json(200, {"ok": True})
+    if route == ("POST", "/_emulator/settings"):
+        page_limit = body.get("page_limit")
+        if not isinstance(page_limit, int) or page_limit <= 0:
+            return Reply.json(400, {"error": 'body must be {"page_limit": int > 0}'})
+        with state.lock:
+            state.page_limit = page_limit
+        return Reply.json(200, {"ok": True, "page_limit": page_limit})
     if route == ("POST", "/_emulator/plans"):
         return _add_plan(state, body)
     if route == ("GET", "/_emulator/health"):

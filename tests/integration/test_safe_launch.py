@@ -52,6 +52,7 @@ def test_each_validation_problem_is_named_and_nothing_is_launched(job, ansible):
 
 
 def test_plan_by_exact_name_across_pages(job, ansible):
+    job.admin("POST", "/_emulator/settings", {"page_limit": 2})
     run = ansible.playbook([
         launch(job, job_plan_name="maintenance-45"),
         launch(job, job_plan_name="deploy"),
@@ -64,6 +65,8 @@ def test_plan_by_exact_name_across_pages(job, ansible):
     assert [sent["body"]["job_plan_id"] for sent in launches(job)] == [1145, 1004]
     pages = job.requests(api="get_job_plan_list")
     assert all(sent["body"]["length"] == 1000 for sent in pages)
+    # maintenance-45 matches 1 plan, deploy 3 (2 pages), deploy-ap 2 (1 page, then total reached)
+    assert [sent["body"]["start"] for sent in pages] == [0, 0, 2, 0]
 
 
 def test_several_plans_with_one_name_fail_listing_them(job, ansible):
@@ -140,6 +143,7 @@ def test_lost_answer_before_the_job_was_created_says_it_may_have_started(job, an
 
 
 def test_job_plan_info_lists_every_page_and_describes_a_plan(job, ansible):
+    job.admin("POST", "/_emulator/settings", {"page_limit": 20})
     connection = {**apigw_connection(job), "bk_scope_id": "2"}
     run = ansible.playbook([
         {"name": "all plans", PLAN_INFO: connection},
@@ -147,6 +151,7 @@ def test_job_plan_info_lists_every_page_and_describes_a_plan(job, ansible):
         {"name": "one plan", PLAN_INFO: {**connection, "job_plan_id": 1000}},
     ], check=True)
     assert len(run["r0"]["job_plans"]) == 49 and run["r0"]["changed"] is False
+    assert len({plan["id"] for plan in run["r0"]["job_plans"]}) == 49
     assert sorted(plan["name"] for plan in run["r1"]["job_plans"]) == ["deploy", "deploy-app", "deploy-app-canary"]
     plan = run["r2"]["job_plan"]
     assert plan["id"] == 1000 and plan["name"] == "deploy-app"
