@@ -184,6 +184,7 @@ class JobWatcher:
             "status": status,
             "status_name": status_name(status),
             "finished": bool(data.get("finished")),
+            "create_time": instance.get("create_time"),
             "start_time": instance.get("start_time"),
             "end_time": instance.get("end_time"),
             "total_time": instance.get("total_time"),
@@ -191,6 +192,22 @@ class JobWatcher:
             "host_summary": _host_summary(data.get("step_instance_list") or []),
             "output_vars": self._output_vars(),
         }
+
+    def plan_id(self, create_time: int | None) -> int | None:
+        """The plan this instance ran, from JOB's history (get_job_instance_status does not say); None if unknown."""
+        if not create_time:
+            return None
+        try:
+            reply = self.client.call("get_job_instance_list", {
+                **self.scope, "job_instance_id": self.job_instance_id, "create_time_start": create_time - 60000,
+                "create_time_end": create_time + 60000, "start": 0, "length": 10}, stage="lookup")
+        except BKJobError as err:
+            self.warn(f"The job plan of job instance {self.job_instance_id} could not be read: {err.msg}")
+            return None
+        for item in (reply.data or {}).get("data") or []:
+            if (item.get("job_instance_id") or item.get("id")) == self.job_instance_id:
+                return item.get("job_plan_id")
+        return None
 
     @staticmethod
     def _step(step: dict[str, Any], host_results: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:

@@ -224,6 +224,10 @@ finished:
   description: Whether JOB considers the job finished.
   returned: when waited
   type: bool
+create_time:
+  description: Creation of the job instance, Unix time in milliseconds.
+  returned: when waited
+  type: int
 start_time:
   description: Start of the job, Unix time in milliseconds.
   returned: when waited

@@ -88,6 +88,15 @@ job_instance_name:
   description: Name of the job instance.
   returned: success
   type: str
+job_plan_id:
+  description: Id of the job plan the instance ran, from JOB's history (C(get_job_instance_list)); null when unknown.
+  returned: success
+  type: int
+  sample: 1000
+create_time:
+  description: Creation of the job instance, Unix time in milliseconds.
+  returned: success
+  type: int
 job_instance_url:
   description: Link to the job in the JOB web console.
   returned: when O(bk_job_web_url) is set
@@ -170,14 +179,20 @@ def run(module, client) -> dict[str, Any]:
     url = job_instance_url(params, job_instance_id)
     if url:
         known["job_instance_url"] = url
-    if params["wait"]:
-        return follow_job(client, scope, job_instance_id, params, known=known, host_results=params["host_results"],
-                          terminate_on_timeout=False, warn=module.warn)
+    watcher = JobWatcher(client, scope, job_instance_id, warn=module.warn)
     try:
-        return {**known, **JobWatcher(client, scope, job_instance_id, warn=module.warn).report(params, params["host_results"])}
+        if params["wait"]:
+            result = follow_job(client, scope, job_instance_id, params, known=known, host_results=params["host_results"],
+                                terminate_on_timeout=False, warn=module.warn)
+        else:
+            result = {**known, **watcher.report(params, params["host_results"])}
     except BKJobError as err:
         err.result.update(known)
+        if err.result.get("create_time"):
+            err.result["job_plan_id"] = watcher.plan_id(err.result["create_time"])
         raise
+    result["job_plan_id"] = watcher.plan_id(result.get("create_time"))
+    return result
 
 
 def main() -> None:

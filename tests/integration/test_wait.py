@@ -174,6 +174,7 @@ def test_attach_with_job_instance_info(job, ansible):
     launched, now, waited = run["r0"], run["r1"], run["r2"]
     assert launched["changed"] is True and "status" not in launched
     assert now["failed"] is False and now["changed"] is False and now["job_instance_id"] == launched["job_instance_id"]
+    assert now["job_plan_id"] == 1000 and waited["job_plan_id"] == 1000
     assert waited["failed"] is True and waited["changed"] is False and waited["status_name"] == "failed"
     assert sum(len(step["hosts"]) for step in waited["steps"]) == 1
 
