@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from typing import Any
@@ -51,6 +52,10 @@ SCOPE_CONSTRAINTS: dict[str, Any] = {
 }
 
 POSITIVE_ID = re.compile(r"^[1-9][0-9]*$")
+MAX_ID = 2 ** 63 - 1  # JOB's ids are Java longs
+MAX_SECONDS = 7 * 24 * 3600.0
+# Sent as a header: visible ASCII only, so that nothing can break or inject into the request's header block.
+TENANT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 def scope_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -58,15 +63,25 @@ def scope_params(params: dict[str, Any]) -> dict[str, Any]:
     if params.get("bk_biz_id") is not None:
         return {"bk_biz_id": positive_int(params["bk_biz_id"], "bk_biz_id")}
     scope_id = str(params["bk_scope_id"]).strip()
-    if not POSITIVE_ID.match(scope_id):
+    if not POSITIVE_ID.match(scope_id) or int(scope_id) > MAX_ID:
         raise InputError(f"bk_scope_id must be a positive integer business or business-set id, got {scope_id!r}.")
     return {"bk_scope_type": params.get("bk_scope_type") or "biz", "bk_scope_id": scope_id}
 
 
 def positive_int(value: Any, option: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InputError(f"{option} must be a positive integer, got {value!r}.")
+    """A JOB id: a positive integer within JOB's 64-bit range; a string of digits is accepted."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise InputError(f"{option} must be a positive integer (at most {MAX_ID}), got {value!r}.")
     return value
+
+
+def seconds(value: Any, option: str, *, maximum: float = MAX_SECONDS) -> float:
+    """A positive, finite duration: nan, inf or a huge number would break socket timeouts and sleeps."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= maximum:
+        raise InputError(f"{option} must be a positive number of seconds, at most {maximum:g}, got {value!r}.")
+    return float(value)
 
 
 def http_url(value: str, option: str, *, allow_userinfo: bool = False) -> str:
@@ -137,17 +152,19 @@ def credentials(params: dict[str, Any]) -> dict[str, str]:
 
 def client_options(params: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for ``_client.Client`` from validated connection options."""
-    timeout = params["request_timeout"]
-    if not timeout or timeout <= 0:
-        raise InputError(f"request_timeout must be a positive number of seconds, got {timeout!r}.")
+    timeout = seconds(params["request_timeout"], "request_timeout", maximum=3600)
+    if params.get("bk_job_web_url"):
+        http_url(params["bk_job_web_url"], "bk_job_web_url")  # checked now: after a launch it would be too late
     ca_path = params.get("ca_path")
     if ca_path and not os.path.exists(ca_path):
         raise InputError(f"ca_path {ca_path!r} does not exist: give the path of a PEM CA bundle or a directory of CA certificates.")
-    tenant = params.get("bk_tenant_id")
+    tenant = (params.get("bk_tenant_id") or "").strip()
+    if tenant and not TENANT_ID.match(tenant):
+        raise InputError("bk_tenant_id must be up to 128 visible ASCII characters (it is sent as the X-Bk-Tenant-Id header).")
     return {
         "api_type": params["bk_api_type"],
         "credentials": credentials(params),
-        "tenant_id": tenant.strip() if tenant else None,
+        "tenant_id": tenant or None,
         "validate_certs": params["validate_certs"],
         "ca_path": ca_path,
         "request_timeout": timeout,

@@ -232,12 +232,15 @@ class Client:
         if status == 404:
             raise self._not_found(f"HTTP 404: {self._snippet(response.text)}", {**context, **ids})
         if body is None:
+            if api in MUTATING_APIS:
+                advice = _maybe_started(api)[2:]
+            elif status >= 500:
+                advice = "a proxy or gateway in front of BlueKing failed; check its health and retry."
+            else:
+                advice = "check that bk_api_url points at BlueKing ESB or the bk-job API gateway stage."
             raise InvalidResponseError(
                 f"{api} returned HTTP {status} with a body that is not JSON "
-                f"({response.headers.get('Content-Type') or 'no content type'}: {self._snippet(response.text)!r}): "
-                + ("a proxy or gateway in front of BlueKing failed; check its health and retry."
-                   if status >= 500 else
-                   "check that bk_api_url points at BlueKing ESB or the bk-job API gateway stage."),
+                f"({response.headers.get('Content-Type') or 'no content type'}: {self._snippet(response.text)!r}): {advice}",
                 **context, **ids)
         if "result" not in envelope and "code" not in envelope:
             raise InvalidResponseError(

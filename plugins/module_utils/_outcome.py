@@ -18,6 +18,7 @@ import random
 import time
 from typing import Any, Callable
 
+from ansible_collections.blueking.job.plugins.module_utils._args import seconds
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, InputError, JobFailedError
 
 # code: (name, what the wait does with it)
@@ -78,10 +79,9 @@ def host_status_name(code: Any) -> str:
 
 
 def check_wait_options(params: dict[str, Any]) -> None:
-    if params["wait_timeout"] <= 0:
-        raise InputError(f"wait_timeout must be a positive number of seconds, got {params['wait_timeout']}.")
-    if params["poll_interval"] <= 0:
-        raise InputError(f"poll_interval must be positive, got {params['poll_interval']:g}.")
+    seconds(params["wait_timeout"], "wait_timeout")
+    seconds(params["poll_interval"], "poll_interval", maximum=3600)
+    seconds(params["poll_max_interval"], "poll_max_interval", maximum=3600)
     if params["poll_max_interval"] < params["poll_interval"]:
         raise InputError(
             f"poll_max_interval ({params['poll_max_interval']:g}) must not be smaller than poll_interval ({params['poll_interval']:g}).")

@@ -18,6 +18,7 @@ import ipaddress
 import re
 from typing import Any
 
+from ansible_collections.blueking.job.plugins.module_utils._args import positive_int
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 
 SERVER_KEYS = ("host_id_list", "ip_list", "dynamic_group_list", "topo_node_list")
@@ -40,11 +41,9 @@ def _from_api_shape(item: Any, where: str) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise InputError(f"{where} must be a dictionary with id or name, and value or server.")
     entry: dict[str, Any] = {}
+    _only_keys(item, ("id", "name", "value", "server"), where)
     if item.get("id") is not None:
-        var_id = item["id"]
-        if isinstance(var_id, bool) or not isinstance(var_id, int) or var_id <= 0:
-            raise InputError(f"{where}.id must be a positive integer, got {var_id!r}.")
-        entry["id"] = var_id
+        entry["id"] = positive_int(item["id"], f"{where}.id")
     name = item.get("name")
     if name is not None:
         if not isinstance(name, str) or not name.strip():
@@ -110,7 +109,7 @@ def _server(server: Any, label: str) -> dict[str, Any]:
 
 
 def _host_id(item: Any, where: str) -> int:
-    return _positive_int(item, where)
+    return positive_int(item, where)
 
 
 def _ip(item: Any, where: str) -> dict[str, Any]:
@@ -148,18 +147,10 @@ def _topo_node(item: Any, where: str) -> dict[str, Any]:
     node_type = item.get("node_type")
     if not isinstance(node_type, str) or not NODE_TYPE.match(node_type):
         raise InputError(f"{where}.node_type must be a CMDB object id such as module, set or biz, got {node_type!r}.")
-    return {"id": _positive_int(item.get("id"), f"{where}.id"), "node_type": node_type}
+    return {"id": positive_int(item.get("id"), f"{where}.id"), "node_type": node_type}
 
 
 _SERVER_ITEM = {"host_id_list": _host_id, "ip_list": _ip, "dynamic_group_list": _dynamic_group, "topo_node_list": _topo_node}
-
-
-def _positive_int(value: Any, where: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InputError(f"{where} must be a positive integer, got {value!r}.")
-    return value
 
 
 def _only_keys(item: dict, allowed: tuple[str, ...], where: str) -> None:

@@ -67,30 +67,17 @@ options:
     description:
       - Global variables in the shape of the API's C(global_var_list). Variables the plan has but this list
         does not set keep the plan's defaults.
-      - Each entry names a variable by O(global_var_list[].id) or O(global_var_list[].name) and sets either
-        O(global_var_list[].value) (value variables) or O(global_var_list[].server) (host variables).
+      - Each entry is a mapping with C(id) (positive integer) or C(name) (when both are given JOB uses the id),
+        and either C(value) (value variables) or C(server) (host variables).
+      - C(value) is the value of a string, password, namespace or array variable. JOB values are strings; integers
+        and floats are sent in their string form and booleans as V(true) or V(false). A list or a mapping fails;
+        write an array variable as a string such as C((a b c)).
+      - C(server) holds the hosts of a host variable, a mapping with any of C(host_id_list) (list of CMDB host ids),
+        C(ip_list) (list of C({bk_cloud_id, ip}); C(bk_cloud_id) defaults to 0; IPv4 only),
+        C(dynamic_group_list) (list of C({id})) and C(topo_node_list) (list of C({id, node_type})).
       - Mutually exclusive with O(global_vars).
     type: list
     elements: dict
-    suboptions:
-      id:
-        description: Variable id (positive integer). When both are given JOB uses the id.
-        type: int
-      name:
-        description: Variable name.
-        type: str
-      value:
-        description:
-          - Value of a string, password, namespace or array variable. JOB values are strings; integers and
-            floats are sent in their string form and booleans as V(true) or V(false).
-          - A list or a mapping fails; write an array variable as a string such as C((a b c)).
-        type: raw
-      server:
-        description:
-          - Hosts of a host variable, a mapping with any of C(host_id_list) (list of CMDB host ids),
-            C(ip_list) (list of C({bk_cloud_id, ip}); C(bk_cloud_id) defaults to 0; IPv4 only),
-            C(dynamic_group_list) (list of C({id})) and C(topo_node_list) (list of C({id, node_type})).
-        type: dict
   global_vars:
     description:
       - "Shorthand for O(global_var_list) by name: C(name: value) for value variables and
@@ -309,16 +296,10 @@ from ansible_collections.blueking.job.plugins.module_utils._variables import bui
 ARGUMENT_SPEC: dict[str, Any] = {
     "job_plan_id": {"type": "int"},
     "job_plan_name": {"type": "str"},
-    "global_var_list": {
-        "type": "list",
-        "elements": "dict",
-        "options": {
-            "id": {"type": "int"},
-            "name": {"type": "str"},
-            "value": {"type": "raw"},
-            "server": {"type": "dict"},
-        },
-    },
+    # No sub-option spec on purpose: when sub-option validation fails, ansible-core stops collecting no_log
+    # values (ansible/ansible#81672) and the failure's invocation would show bk_app_secret. _variables checks
+    # the entries instead, with messages that name the entry.
+    "global_var_list": {"type": "list", "elements": "dict"},
     "global_vars": {"type": "dict"},
     "secret_var_names": {"type": "list", "elements": "str", "default": [], "no_log": False},
     "validate_vars": {"type": "bool", "default": True},
