@@ -117,3 +117,93 @@ bkjob_locked() {
 bkjob_python_version() {
     "$1/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'
 }
+
+# The awx.awx collection for the release checks (ansible-lint resolves awx.awx.credential_type,
+# the integration suite runs playbooks/create_credential_type.yml against a stand-in AWX API):
+# unpacked from the wheel of this pinned `ansible` community package, which is downloaded with
+# pip but never installed (awx.awx 24.6.1; no other collection is taken from it).
+BKJOB_AWX_SOURCE="ansible==12.3.0"
+
+# bkjob_pip PYTHON ARGS...: `PYTHON -m pip ARGS...`, without the "Location 'file:...' is ignored"
+# warnings that a pip configuration with missing local find-links/index directories prints for
+# every package. pip's exit status is kept.
+bkjob_pip() {
+    local python="$1"
+    shift
+    "$python" -m pip "$@" 2> >(grep -v "^WARNING: Location 'file:.*' is ignored" >&2)
+}
+
+# bkjob_tools_venv -> prints the absolute path of .venvs/tools
+# Creates (or refreshes) .venvs/tools from the pinned tests/requirements/tools.txt
+# (antsibull-changelog, antsibull-docs + Sphinx, ansible-lint, ansible-builder, ansible-core)
+# and unpacks awx.awx into .venvs/tools/collections/ansible_collections/awx/awx. Skipped, as in
+# scripts/venv.sh, when the stamp matches the requirements, $BKJOB_AWX_SOURCE and the Python.
+bkjob_tools_venv() {
+    local req="$BKJOB_ROOT/tests/requirements/tools.txt" venv="$BKJOB_ROOT/.venvs/tools"
+    local python="${PYTHON:-python3}" stamp want download
+    stamp="$venv/.bkjob-requirements.sha256"
+    want="$( { sha256sum "$req" | cut -d' ' -f1; echo "$BKJOB_AWX_SOURCE"; "$python" -c 'import sys; print(sys.version)'; } \
+             | sha256sum | cut -d' ' -f1)"
+    if [[ -x "$venv/bin/python" && -f "$stamp" && "$(cat "$stamp")" == "$want" \
+            && -f "$venv/collections/ansible_collections/awx/awx/MANIFEST.json" ]]; then
+        bkjob_log "tools venv $venv is up to date"
+    else
+        bkjob_log "building $venv from tests/requirements/tools.txt"
+        rm -rf "$venv"
+        mkdir -p "$BKJOB_ROOT/.venvs"
+        "$python" -m venv "$venv"
+        bkjob_pip "$venv/bin/python" install --quiet --disable-pip-version-check -r "$req" >&2
+        download="$(mktemp -d "${TMPDIR:-/tmp}/bkjob-awx-XXXX")"
+        bkjob_pip "$venv/bin/python" download --quiet --disable-pip-version-check --no-deps \
+            -d "$download" "$BKJOB_AWX_SOURCE" >&2
+        "$venv/bin/python" - "$download" "$venv/collections" <<'PY'
+import glob, sys, zipfile
+wheel, = glob.glob(sys.argv[1] + "/*.whl")
+with zipfile.ZipFile(wheel) as archive:
+    members = [name for name in archive.namelist() if name.startswith("ansible_collections/awx/awx/")]
+    if not members:
+        sys.exit("no ansible_collections/awx/awx in " + wheel)
+    archive.extractall(sys.argv[2], members=members)
+PY
+        rm -rf "$download"
+        echo "$want" > "$stamp"
+    fi
+    printf '%s\n' "$venv"
+}
+
+# bkjob_start_emulator PYTHON WORKDIR
+# Starts tests/emulator/bkjob_emulator.py on a free loopback port in the background, logging to
+# WORKDIR/emulator.log; sets bkjob_emulator_pid and bkjob_emulator_url. Returns 1 (after showing
+# the log) when it is not listening within 20 s. Stop it with bkjob_stop_emulator.
+bkjob_emulator_pid=""
+bkjob_emulator_url=""
+bkjob_start_emulator() {
+    local python="$1" workdir="$2" port="" port_file
+    port_file="$workdir/emulator.port"
+    "$python" "$BKJOB_ROOT/tests/emulator/bkjob_emulator.py" --port 0 --port-file "$port_file" \
+        > "$workdir/emulator.log" 2>&1 &
+    bkjob_emulator_pid=$!
+    for _ in $(seq 1 200); do
+        if [[ -s "$port_file" ]]; then
+            port="$(tr -dc '0-9' < "$port_file")"
+            [[ -n "$port" ]] && break
+        fi
+        kill -0 "$bkjob_emulator_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -z "$port" ]]; then
+        bkjob_log "the JOB emulator did not start; its output:"
+        cat "$workdir/emulator.log" >&2 || true
+        return 1
+    fi
+    bkjob_emulator_url="http://127.0.0.1:$port"
+    bkjob_log "JOB emulator listening on $bkjob_emulator_url (pid $bkjob_emulator_pid)"
+}
+
+bkjob_stop_emulator() {
+    if [[ -n "$bkjob_emulator_pid" ]] && kill -0 "$bkjob_emulator_pid" 2>/dev/null; then
+        kill "$bkjob_emulator_pid" 2>/dev/null || true
+        wait "$bkjob_emulator_pid" 2>/dev/null || true
+    fi
+    bkjob_emulator_pid=""
+}

@@ -9,13 +9,26 @@
 #   units        ansible-test units  --venv --python X.Y   (if tests/unit has tests)
 #   integration  python -m pytest tests/integration -p no:cacheprovider
 #                (if tests/integration has tests), with the venv's ansible on PATH
+# Then, once (not per core), with the pinned tools venv .venvs/tools
+# (tests/requirements/tools.txt; built first, by "tools setup", so that the
+# integration suite also finds the awx.awx collection it unpacks):
+#   release      changelog    antsibull-changelog lint + the next release cut in a scratch copy
+#                docs-lint    antsibull-docs lint-collection-docs --plugin-docs
+#                ansible-lint ansible-lint --offline --profile production on demo/, playbooks/
+#                             and every example playbook in docs/docsite/rst and README.md
+#                ee           ansible-builder create from the EE definition in the AWX guide,
+#                             and the build's own introspection finds requests
+#                build        ansible-galaxy collection build + install into an empty path,
+#                             ansible-doc and demo/demo.yml from the installed copy against
+#                             the JOB emulator; nothing git-ignored in a build from the checkout
+#   docs         the HTML docs site (antsibull-docs sphinx-init + build) -> docs/build/html
 # Every step runs even if an earlier one failed; a summary table and a final
 # line "N passed, M failed" (counting steps) close the output. Exit status is
 # non-zero when any step failed.
 #
 # Environment knobs:
 #   BKJOB_CORES="2.19 2.16"   ansible-core lines to test (tests/requirements/core-X.txt)
-#   BKJOB_STEPS="sanity units integration"   which steps to run
+#   BKJOB_STEPS="sanity units integration release docs"   which steps to run
 #   BKJOB_QUICK=1             skip sanity (fast local iteration)
 #   BKJOB_SANITY_ARGS=...     extra ansible-test sanity args (e.g. "--test pylint")
 #   BKJOB_UNITS_ARGS=...      extra ansible-test units args
@@ -29,7 +42,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BKJOB_ROOT"
 
 cores="${BKJOB_CORES:-2.19 2.16}"
-steps="${BKJOB_STEPS:-sanity units integration}"
+steps="${BKJOB_STEPS:-sanity units integration release docs}"
 read -r -a sanity_args <<< "${BKJOB_SANITY_ARGS:-}"
 read -r -a units_args <<< "${BKJOB_UNITS_ARGS:-}"
 read -r -a pytest_args <<< "${BKJOB_PYTEST_ARGS:-}"
@@ -142,6 +155,223 @@ step_integration() {
         --junitxml=tests/output/junit/integration.xml "${pytest_args[@]}"
 }
 
+# ---------------------------------------------------------------- release and docs steps
+# They run once, with the pinned tools venv, on a fresh copy of the collection
+# ($rel_root/ansible_collections/blueking/job) made by step_tools.
+tools="$BKJOB_ROOT/.venvs/tools"
+rel_root=""
+rel_coll=""
+
+step_tools() {
+    bkjob_tools_venv >/dev/null
+    "$tools/bin/python" -c 'import importlib.metadata as m; print(", ".join(p + " " + m.version(p) for p in (
+        "ansible-core", "antsibull-changelog", "antsibull-docs", "Sphinx", "ansible-lint", "ansible-builder")))'
+    local root
+    root="$(mktemp -d "${TMPDIR:-/tmp}/bkjob-release-XXXX")"
+    printf '%s\n' "$root" > "$state_file"
+    bkjob_make_tree "$root" >/dev/null
+    bkjob_log "release tree: $root/ansible_collections/blueking/job"
+}
+
+tools_env() {  # tools_env COMMAND...: the tools venv first on PATH, the release tree (and awx.awx) as collections
+    env PATH="$tools/bin:$PATH" \
+        ANSIBLE_COLLECTIONS_PATH="$rel_root:$tools/collections" \
+        ANSIBLE_HOME="$rel_root/.ansible-home" \
+        ANSIBLE_LOCAL_TEMP="$rel_root/.ansible-tmp" \
+        ANSIBLE_NOCOLOR=1 \
+        ANSIBLE_LOCALHOST_WARNING=false \
+        ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
+        PYTHONDONTWRITEBYTECODE=1 \
+        "$@"
+}
+
+step_changelog() {
+    cd "$rel_coll"
+    tools_env antsibull-changelog lint
+    tools_env antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+    # Cut the next release in a scratch copy: it must build, and every module must be announced.
+    local trial="$rel_root/changelog-trial" version
+    mkdir -p "$trial/ansible_collections/blueking"
+    cp -a "$rel_coll" "$trial/ansible_collections/blueking/job"
+    cd "$trial/ansible_collections/blueking/job"
+    version="$("$tools/bin/python" -c 'import yaml; print(yaml.safe_load(open("galaxy.yml"))["version"])')"
+    if "$tools/bin/python" -c 'import sys, yaml
+releases = yaml.safe_load(open("changelogs/changelog.yaml"))["releases"] or {}
+sys.exit(sys.argv[1] not in releases)' "$version"; then
+        tools_env env ANSIBLE_COLLECTIONS_PATH="$trial" antsibull-changelog generate
+    else
+        tools_env env ANSIBLE_COLLECTIONS_PATH="$trial" antsibull-changelog release --version "$version"
+    fi
+    "$tools/bin/python" - "$version" <<'PY'
+import pathlib, sys, yaml
+releases = yaml.safe_load(open("changelogs/changelog.yaml"))["releases"]
+announced = {module["name"] for release in releases.values() for module in release.get("modules", [])}
+modules = {path.stem for path in pathlib.Path("plugins/modules").glob("*.py") if not path.name.startswith("_")}
+missing = sorted(modules - announced)
+if missing:
+    sys.exit(f"modules missing from the changelog of {sys.argv[1]} (check their version_added): {', '.join(missing)}")
+print(f"release {sys.argv[1]} cut in a scratch copy; it announces {', '.join(sorted(announced))}")
+PY
+}
+
+step_docs_lint() {
+    cd "$rel_coll"
+    tools_env antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs all .
+}
+
+step_ansible_lint() {
+    cd "$rel_coll"
+    # Every example playbook of the docs (rst code blocks) and of README.md (```yaml blocks) is
+    # linted too: they are written out as files next to demo/ and playbooks/.
+    "$tools/bin/python" - <<'PY'
+import pathlib, re, yaml
+out = pathlib.Path("lint-examples")
+out.mkdir()
+sources = sorted(pathlib.Path("docs/docsite/rst").glob("*.rst")) + [pathlib.Path("README.md")]
+for source in sources:
+    text = source.read_text(encoding="utf-8")
+    if source.suffix == ".rst":
+        blocks = [re.sub(r"^  ", "", block, flags=re.M) for block in
+                  re.findall(r"^\.\. code-block:: yaml(?:\+jinja)?\n\n((?:  .*\n|\n)+)", text, flags=re.M)]
+    else:
+        blocks = re.findall(r"^```ya?ml\n(.*?)^```", text, flags=re.M | re.S)
+    for index, block in enumerate(blocks):
+        data = yaml.safe_load(block)
+        if isinstance(data, list) and data and all(isinstance(play, dict) and "hosts" in play for play in data):
+            (out / f"{source.stem}-{index}.yml").write_text("---\n" + block.strip() + "\n", encoding="utf-8")
+print("example playbooks:", ", ".join(sorted(path.name for path in out.iterdir())) or "none")
+PY
+    local targets=(demo/*.yml playbooks/*.yml lint-examples/*.yml)
+    tools_env ansible-lint --offline --profile production --strict --nocolor --project-dir "$rel_coll" "${targets[@]}"
+}
+
+step_ee() {
+    local ee="$rel_root/ee"
+    mkdir -p "$ee"
+    cd "$rel_coll"
+    # The EE definition users copy from the AWX guide is the one tested here.
+    "$tools/bin/python" - "$ee/execution-environment.yml" <<'PY'
+import re, sys
+text = open("docs/docsite/rst/guide_awx.rst", encoding="utf-8").read()
+blocks = [re.sub(r"^  ", "", block, flags=re.M) for block in
+          re.findall(r"^\.\. code-block:: yaml\n\n((?:  .*\n|\n)+)", text, flags=re.M)]
+[definition] = [block for block in blocks if re.search(r"^version: 3$", block, flags=re.M)]
+open(sys.argv[1], "w", encoding="utf-8").write(definition)
+PY
+    tools_env ansible-builder create --file "$ee/execution-environment.yml" --context "$ee/context" \
+        --output-filename Containerfile --verbosity 2
+    test -s "$ee/context/Containerfile"
+    grep -q 'ansible-galaxy collection install' "$ee/context/Containerfile"
+    grep -q 'introspect' "$ee/context/Containerfile"
+    grep -q 'name: blueking.job' "$ee/context/_build/requirements.yml"
+    # The build installs the collection and runs this introspection over it: it must add requests.
+    "$tools/bin/python" "$ee/context/_build/scripts/introspect.py" introspect "$rel_root" \
+        --write-pip "$ee/requirements.txt" --write-bindep "$ee/bindep.txt"
+    grep -qx 'requests  # from collection blueking.job' "$ee/requirements.txt"
+    bkjob_log "build context $ee/context: Containerfile, _build/requirements.yml; python requirements: $(grep -v '^#' "$ee/requirements.txt" | tr '\n' ' ')"
+}
+
+step_build() {
+    local dist="$rel_root/dist" installed="$rel_root/installed" tarball coll_dir log name
+    cd "$rel_coll"
+    tools_env ansible-galaxy collection build --output-path "$dist"
+    tarball="$(ls "$dist"/blueking-job-*.tar.gz)"
+    # What the artifact must carry, and what it must not.
+    "$tools/bin/python" - "$tarball" <<'PY'
+import fnmatch, sys, tarfile
+names = set(tarfile.open(sys.argv[1]).getnames())
+required = ["MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "meta/execution-environment.yml",
+            "meta/ee-requirements.txt", "meta/ee-bindep.txt", "extensions/awx/credential_type.yml",
+            "playbooks/create_credential_type.yml", "changelogs/changelog.yaml", "changelogs/config.yaml",
+            "docs/docsite/links.yml", "docs/docsite/extra-docs.yml", "plugins/modules/execute_job_plan.py",
+            "plugins/modules/job_instance_info.py", "plugins/modules/job_plan_info.py"]
+missing = [name for name in required if name not in names]
+forbidden = [name for name in names if any(fnmatch.fnmatch(name, pattern) for pattern in (
+    ".venv*", ".git/*", "tests/output/*", "docs/build/*", "*.tar.gz", "*/__pycache__/*", "*.pyc",
+    "changelogs/.plugin-cache.yaml"))]
+if missing or forbidden:
+    sys.exit(f"{sys.argv[1]}: missing {missing}, must not contain {sorted(forbidden)[:10]}")
+print(f"{sys.argv[1].rsplit('/', 1)[-1]}: {len(names)} entries")
+PY
+    tools_env env ANSIBLE_COLLECTIONS_PATH="$installed" \
+        ansible-galaxy collection install --offline -p "$installed" "$tarball"
+    coll_dir="$installed/ansible_collections/blueking/job"
+    # From here on only the installed copy (and awx.awx for its playbook) is on the collections path.
+    for name in $(find "$coll_dir/plugins/modules" -name '*.py' ! -name '_*' -exec basename {} .py \; | sort); do
+        tools_env env ANSIBLE_COLLECTIONS_PATH="$installed" ansible-doc -t module "blueking.job.$name" > /dev/null
+    done
+    tools_env env ANSIBLE_COLLECTIONS_PATH="$installed:$tools/collections" \
+        ansible-playbook --syntax-check blueking.job.create_credential_type
+    tools_env ansible-builder introspect --sanitize "$installed" | tee "$rel_root/introspect.txt"
+    grep -q 'requests  # from collection blueking.job' "$rel_root/introspect.txt"
+    log="$rel_root/installed-demo.log"
+    bkjob_start_emulator "$tools/bin/python" "$rel_root"
+    trap bkjob_stop_emulator EXIT
+    while read -r name; do unset "$name"; done < <(compgen -e | grep '^BK_' || true)
+    tools_env env ANSIBLE_COLLECTIONS_PATH="$installed" \
+        ANSIBLE_PYTHON_INTERPRETER="$tools/bin/python" \
+        BK_API_URL="$bkjob_emulator_url" BK_APP_CODE=bk-demo-app BK_APP_SECRET=demo-app-secret-9f2c41 BK_USERNAME=admin \
+        ansible-playbook "$coll_dir/demo/demo.yml" 2>&1 | tee "$log"
+    if grep -q 'demo-app-secret-9f2c41' "$log"; then
+        bkjob_log "the app secret appears in the output of the installed demo run"
+        return 1
+    fi
+    # A build straight from the checkout (as a release manager runs it) must not pick up
+    # anything git ignores: every such path belongs in galaxy.yml's build_ignore.
+    tools_env ansible-galaxy collection build --output-path "$rel_root/dist-checkout" "$BKJOB_ROOT" > /dev/null
+    "$tools/bin/python" - "$(ls "$rel_root"/dist-checkout/blueking-job-*.tar.gz)" <<'PY' > "$rel_root/checkout-files.txt"
+import sys, tarfile
+for member in tarfile.open(sys.argv[1]):
+    if member.isfile() and member.name not in ("MANIFEST.json", "FILES.json"):
+        print(member.name)
+PY
+    local ignored=()
+    mapfile -t ignored < <(git -C "$BKJOB_ROOT" check-ignore --stdin < "$rel_root/checkout-files.txt" || true)
+    if [[ ${#ignored[@]} -gt 0 ]]; then
+        bkjob_log "a build from $BKJOB_ROOT ships ${#ignored[@]} git-ignored files; add them to build_ignore in galaxy.yml:"
+        printf '  %s\n' "${ignored[@]:0:20}" >&2
+        return 1
+    fi
+}
+
+step_docs() {
+    local site="$rel_root/docsite" out="$BKJOB_ROOT/docs/build"
+    mkdir -m 700 "$site"
+    cd "$rel_coll"
+    tools_env antsibull-docs sphinx-init --use-current --squash-hierarchy --fail-on-error --dest-dir "$site" \
+        --project blueking.job --copyright "blueking.job contributors" \
+        --title "blueking.job collection" --html-short-title "blueking.job" blueking.job
+    # Offline build: Sphinx downloads no inventory. The few labels of the Ansible docs that the
+    # generated pages link to resolve through a small local inventory instead.
+    "$tools/bin/python" - "$site" <<'PY'
+import sys, zlib
+site = sys.argv[1]
+labels = {
+    "ansible_configuration_settings": ("reference_appendices/config.html#ansible-configuration-settings", "Ansible Configuration Settings"),
+    "common_return_values": ("reference_appendices/common_return_values.html#common-return-values", "Return Values"),
+    "collections_keyword": ("collections_guide/collections_using_playbooks.html"
+                            "#simplifying-module-names-with-the-collections-keyword", "the collections keyword"),
+    "list_of_collections": ("collections/index.html#list-of-collections", "Collection Index"),
+    "callback_plugins": ("plugins/callback.html#callback-plugins", "Callback plugins"),
+    "list_of_callback_plugins": ("collections/index_callback.html#list-of-callback-plugins", "Index of all Callback Plugins"),
+    "action_plugins": ("plugins/action.html#action-plugins", "Action plugins"),
+}
+lines = "".join(f"{name} std:label -1 {uri} {title}\n" for name, (uri, title) in labels.items())
+with open(f"{site}/ansible_devel.inv", "wb") as inventory:
+    inventory.write(b"# Sphinx inventory version 2\n# Project: Ansible\n# Version: devel\n"
+                    b"# The remainder of this file is compressed using zlib.\n" + zlib.compress(lines.encode()))
+with open(f"{site}/conf.py", "a", encoding="utf-8") as conf:
+    conf.write("\n# Offline build (scripts/test.sh step docs): local inventory only.\n"
+               "intersphinx_mapping = {'ansible_devel': ('https://docs.ansible.com/projects/ansible/devel/', '../ansible_devel.inv')}\n")
+PY
+    tools_env "$site/build.sh"
+    rm -rf "$out"
+    mkdir -p "$out"
+    printf '%s\n' "# Built by make docs (scripts/test.sh step docs); never committed." '*' > "$out/.gitignore"
+    cp -a "$site/build/html" "$out/html"
+    bkjob_log "docs site: $out/html/index.html ($(find "$out/html" -name '*.html' | wc -l) pages)"
+}
+
 collect_output() {  # copy ansible-test / pytest output back into the repo
     local core="$1" out
     out="$BKJOB_ROOT/tests/output/core-$core"
@@ -154,6 +384,27 @@ collect_output() {  # copy ansible-test / pytest output back into the repo
 state_file="$(mktemp "${TMPDIR:-/tmp}/bkjob-state-XXXX")"
 tmp_dirs+=("$state_file")
 
+# Steps that run once (release, docs) and those that run per core (everything else).
+once_steps=()
+core_steps=()
+for step in $steps; do
+    case "$step" in
+        release|docs) once_steps+=("$step") ;;
+        *) core_steps+=("$step") ;;
+    esac
+done
+
+tools_ok=0
+if [[ ${#once_steps[@]} -gt 0 ]]; then
+    : > "$state_file"
+    run_step "tools setup" step_tools
+    rel_root="$(cat "$state_file")"
+    if [[ -n "$rel_root" ]]; then tmp_dirs+=("$rel_root"); fi
+    rel_coll="$rel_root/ansible_collections/blueking/job"
+    if [[ "${res_status[${#res_status[@]}-1]}" == ok ]]; then tools_ok=1; fi
+fi
+
+if [[ ${#core_steps[@]} -eq 0 ]]; then cores=""; fi
 for core in $cores; do
     venv="" coll="" tmp_root="" pyver=""
     : > "$state_file"
@@ -162,14 +413,14 @@ for core in $cores; do
     tmp_root="$(cat "$state_file")"
     if [[ -n "$tmp_root" ]]; then tmp_dirs+=("$tmp_root"); fi
     if [[ "${res_status[${#res_status[@]}-1]}" != ok ]]; then
-        for step in $steps; do skip_step "$core $step" "setup failed"; done
+        for step in "${core_steps[@]}"; do skip_step "$core $step" "setup failed"; done
         continue
     fi
     venv="$BKJOB_ROOT/.venvs/core-$core"
     coll="$tmp_root/ansible_collections/blueking/job"
     pyver="$(bkjob_python_version "$venv")"
 
-    for step in $steps; do
+    for step in "${core_steps[@]}"; do
         case "$step" in
             sanity)
                 if [[ "${BKJOB_QUICK:-0}" == "1" ]]; then
@@ -195,6 +446,26 @@ for core in $cores; do
         esac
     done
     collect_output "$core"
+done
+
+release_checks=("changelog" "docs-lint" "ansible-lint" "ee" "build")
+for step in "${once_steps[@]}"; do
+    case "$step" in
+        release)
+            for check in "${release_checks[@]}"; do
+                if [[ $tools_ok -eq 1 ]]; then
+                    run_step "release $check" "step_${check//-/_}"
+                else
+                    skip_step "release $check" "tools setup failed"
+                fi
+            done ;;
+        docs)
+            if [[ $tools_ok -eq 1 ]]; then
+                run_step "docs site" step_docs
+            else
+                skip_step "docs site" "tools setup failed"
+            fi ;;
+    esac
 done
 
 # ---------------------------------------------------------------- summary
