@@ -26,7 +26,7 @@ venv="$("$BKJOB_ROOT/scripts/venv.sh" "$core" | tail -n 1)"
 
 tmp_root="$(mktemp -d "${TMPDIR:-/tmp}/bkjob-demo-XXXX")"
 emulator_pid=""
-# shellcheck disable=SC2329  # invoked by the EXIT trap
+# shellcheck disable=SC2317,SC2329  # invoked by the EXIT trap
 cleanup() {
     if [[ -n "$emulator_pid" ]] && kill -0 "$emulator_pid" 2>/dev/null; then
         kill "$emulator_pid" 2>/dev/null || true
