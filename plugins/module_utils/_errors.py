@@ -122,13 +122,14 @@ class RateLimitError(GatewayError):
 
 
 class InvalidResponseError(BKJobError):
-    """An answer that is not a JOB envelope: HTML error pages, plain text, truncated JSON."""
+    """An answer that is not a JOB envelope: HTML error pages, plain text, truncated JSON.
+
+    Transient: a proxy glitch answers garbage with HTTP 200 too, and a read-only call is safe to send again
+    (the launch never is; see MUTATING_APIS).
+    """
 
     kind = "invalid_response"
-
-    def __init__(self, msg: str, **kwargs: Any) -> None:
-        super().__init__(msg, **kwargs)
-        self.transient = (self.http_status or 0) >= 500
+    transient = True
 
 
 class TransportError(BKJobError):

@@ -157,10 +157,15 @@ def test_wrong_gateway_stage_gives_a_url_hint(job):
 
 
 @pytest.mark.parametrize("kind", ["non_json", "garbled_json"])
-def test_unreadable_answers(job, kind):
+def test_unreadable_answers_are_retried_for_reads_then_reported(job, kind):
     job.fault("get_job_plan_detail", kind)
+    assert esb(job).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup").data["name"] == "deploy-app"
+    assert len(job.requests()) == 2
+    job.reset()
+    job.fault("get_job_plan_detail", kind, count=-1)
     with pytest.raises(InvalidResponseError, match="not JSON"):
         esb(job).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup")
+    assert len(job.requests()) == 3
 
 
 def test_read_timeout_and_dropped_connection_may_have_reached_the_server(job):
