@@ -25,13 +25,9 @@ fi
 venv="$("$BKJOB_ROOT/scripts/venv.sh" "$core" | tail -n 1)"
 
 tmp_root="$(mktemp -d "${TMPDIR:-/tmp}/bkjob-demo-XXXX")"
-emulator_pid=""
 # shellcheck disable=SC2317,SC2329  # invoked by the EXIT trap
 cleanup() {
-    if [[ -n "$emulator_pid" ]] && kill -0 "$emulator_pid" 2>/dev/null; then
-        kill "$emulator_pid" 2>/dev/null || true
-        wait "$emulator_pid" 2>/dev/null || true
-    fi
+    bkjob_stop_emulator
     rm -rf "$tmp_root"
 }
 trap cleanup EXIT
@@ -40,29 +36,7 @@ trap 'exit 143' TERM
 
 bkjob_make_tree "$tmp_root" >/dev/null
 
-port_file="$tmp_root/emulator.port"
-"$venv/bin/python" tests/emulator/bkjob_emulator.py --port 0 --port-file "$port_file" \
-    > "$tmp_root/emulator.log" 2>&1 &
-emulator_pid=$!
-
-# Wait (up to 20 s) for the emulator to write its port.
-port=""
-for _ in $(seq 1 200); do
-    if [[ -s "$port_file" ]]; then
-        port="$(tr -dc '0-9' < "$port_file")"
-        [[ -n "$port" ]] && break
-    fi
-    if ! kill -0 "$emulator_pid" 2>/dev/null; then
-        break
-    fi
-    sleep 0.1
-done
-if [[ -z "$port" ]]; then
-    bkjob_log "the JOB emulator did not start; its output:"
-    cat "$tmp_root/emulator.log" >&2 || true
-    exit 1
-fi
-bkjob_log "JOB emulator listening on http://127.0.0.1:$port (pid $emulator_pid)"
+bkjob_start_emulator "$venv/bin/python" "$tmp_root"
 
 rc=0
 env PATH="$venv/bin:$PATH" \
@@ -71,7 +45,7 @@ env PATH="$venv/bin:$PATH" \
     ANSIBLE_LOCALHOST_WARNING=false \
     ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
     ANSIBLE_PYTHON_INTERPRETER="${ANSIBLE_PYTHON_INTERPRETER:-$venv/bin/python}" \
-    BK_API_URL="http://127.0.0.1:$port" \
+    BK_API_URL="$bkjob_emulator_url" \
     BK_APP_CODE=bk-demo-app \
     BK_APP_SECRET=demo-app-secret-9f2c41 \
     BK_USERNAME=admin \
