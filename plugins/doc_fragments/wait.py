@@ -17,8 +17,8 @@ options:
     default: 3600
   poll_interval:
     description:
-      - Seconds before the first status poll. Later intervals grow by half each time, with jitter, up to
-        O(poll_max_interval).
+      - Seconds between the first two status polls (the first poll comes right after the launch). Later intervals
+        grow by half each time, with jitter, up to O(poll_max_interval).
     type: float
     default: 1
   poll_max_interval:
