@@ -22,7 +22,7 @@ import urllib.parse
 import urllib.request
 
 EMULATOR_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bkjob_emulator.py")
-START_TIMEOUT = 10.0
+START_TIMEOUT = 60.0  # seconds; generous: CI starts dozens at once on 2 loaded cores
 
 
 class EmulatorError(Exception):
