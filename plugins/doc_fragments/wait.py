@@ -17,8 +17,13 @@ options:
     default: 3600
   poll_interval:
     description:
-      - Seconds between the first two status polls (the first poll comes right after the launch). Later intervals
-        grow by half each time, with jitter, up to O(poll_max_interval).
+      - Seconds before the first status poll. Later intervals grow by half each time, with jitter, up to
+        O(poll_max_interval).
+      - When C(execute_job_plan) waits for a job whose plan has run successfully in the last 7 days, it aims its polls
+        at the end those runs predict instead (one C(get_job_instance_list) call; the median length of up to 5 recent
+        runs). It polls at that moment, then every 5 % of that length (at least 0.2 s, at most O(poll_interval))
+        until half as long again has passed, then backs off as above. Its option C(callback_listen) ends the wait
+        on JOB's callback instead.
     type: float
     default: 1
   poll_max_interval:
@@ -38,7 +43,15 @@ options:
     description:
       - How much of the end of each returned host's log to keep, in bytes. V(0) fetches no logs.
       - Logs are fetched once, when the job has ended, through C(batch_get_job_instance_ip_log) in batches of
-        at most 500 hosts.
+        at most 500 hosts; failed hosts' logs first.
     type: int
     default: 4096
+  log_total_max_bytes:
+    description:
+      - The most log text, in bytes, the result carries over all hosts together. Once the logs fetched reach it,
+        later hosts keep C(log) null, no further logs are fetched, and a warning says how many hosts were left out.
+      - It keeps the result of a job with thousands of failed hosts small enough for Ansible's output, AWX's
+        database and a terminal. Each returned host adds about 200 bytes besides its log.
+    type: int
+    default: 1048576
 """

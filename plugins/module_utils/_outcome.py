@@ -15,6 +15,7 @@ reverse: the two are read together.
 from __future__ import annotations
 
 import random
+import re
 import time
 from typing import Any, Callable
 
@@ -52,11 +53,18 @@ HOST_STATUS_NAMES: dict[int, str] = {
     399: "task_error", 403: "terminated", 404: "terminate_failed", 500: "unknown",
 }
 HOST_OK = frozenset({3, 9})
+STRING_VAR_TYPE = 1  # the only global variable type get_job_instance_global_var_value returns
 HOST_RUNNING = frozenset({5, 7})
 
 HOST_RESULT_CHOICES = ("none", "failed", "all")
 WAITING_USER_CHOICES = ("wait", "fail", "return")
+MAX_LOG_BYTES = 1 << 40  # a bound, so that absurd values fail clearly
 LOG_BATCH = 500  # batch_get_job_instance_ip_log refuses more hosts (1241007)
+HISTORY_DAYS = 7  # how far back earlier runs of the plan are looked for (JOB allows at most 30 days per query)
+INSTANCE_STAMP = re.compile(r"_\d{17}$")
+HISTORY_RUNS = 5  # the expected length of a job is the median of this many recent successful runs of its plan
+FINE_POLL_MIN = 0.2  # seconds: the shortest interval between polls near a job's expected end
+HOST_POLLS = 3  # at most this many polls ask for host results before the job is known to have ended
 TERMINATE_GRACE = 30.0  # seconds to see a terminated job reach its final status
 MAX_POLL_FAILURES = 5  # consecutive failed polls (each already retried by the client)
 
@@ -67,6 +75,7 @@ WAIT_ARGSPEC: dict[str, dict[str, Any]] = {
     "poll_max_interval": {"type": "float", "default": 10.0},
     "on_waiting_user": {"type": "str", "default": "wait", "choices": list(WAITING_USER_CHOICES)},
     "log_max_bytes": {"type": "int", "default": 4096},
+    "log_total_max_bytes": {"type": "int", "default": 1048576},
 }
 
 
@@ -85,8 +94,56 @@ def check_wait_options(params: dict[str, Any]) -> None:
     if params["poll_max_interval"] < params["poll_interval"]:
         raise InputError(
             f"poll_max_interval ({params['poll_max_interval']:g}) must not be smaller than poll_interval ({params['poll_interval']:g}).")
-    if params["log_max_bytes"] < 0:
-        raise InputError(f"log_max_bytes must be 0 (no logs) or more, got {params['log_max_bytes']}.")
+    for option in ("log_max_bytes", "log_total_max_bytes"):
+        if not 0 <= params[option] <= MAX_LOG_BYTES:
+            raise InputError(f"{option} must be 0 (no logs) or more, at most {MAX_LOG_BYTES}, got {params[option]}.")
+
+
+class PollSchedule:
+    """When to poll next, and whether that poll should carry host results.
+
+    - Without more knowledge: back off from ``poll_interval`` by half each time, with jitter, up to
+      ``poll_max_interval``; the first poll comes ``poll_interval`` after the start.
+    - ``expected`` (seconds after ``started``, from earlier runs of the plan): sleep towards that moment in steps
+      of at most ``poll_max_interval``, poll at it, then poll at a fine interval (5 % of the expected length,
+      between FINE_POLL_MIN and ``poll_interval``) until half as long again has passed; then back off as above.
+    - ``callback`` (JOB's callback will wake the wait up): poll only every ``poll_max_interval``, as a safety net
+      for a lost callback or a job waiting for a person.
+
+    Polls that are likely to see the end ask for host results (at most HOST_POLLS times), so that the poll that
+    sees it is also the report.
+    """
+
+    def __init__(self, params: dict[str, Any], started: float, *, expected: float | None = None,
+                 callback: bool = False) -> None:
+        self.interval = params["poll_interval"]
+        self.ceiling = params["poll_max_interval"]
+        self.started = started
+        self.expected = expected
+        self.callback = callback
+        self.backoff = self.interval
+        self.host_polls = HOST_POLLS
+
+    def next(self, now: float) -> tuple[float, bool]:
+        """Seconds to wait from ``now`` before the next poll, and whether it should carry host results."""
+        if self.callback:
+            return self.ceiling, False
+        if self.expected is not None:
+            elapsed = now - self.started
+            fine = min(self.interval, max(FINE_POLL_MIN, 0.05 * self.expected))
+            if elapsed < self.expected:
+                delay = self.expected - elapsed
+                return (delay, self._hosts()) if delay <= self.ceiling else (self.ceiling, False)
+            if elapsed < self.expected * 1.5 + fine:
+                return fine, self._hosts()
+            self.expected = None  # the run takes longer than the earlier ones: back off from here
+        delay = self.backoff * random.uniform(0.9, 1.1)
+        self.backoff = min(self.ceiling, self.backoff * 1.5)
+        return min(delay, self.ceiling), False
+
+    def _hosts(self) -> bool:
+        self.host_polls -= 1
+        return self.host_polls >= 0
 
 
 class JobWatcher:
@@ -100,6 +157,7 @@ class JobWatcher:
         self.warn = warn
         self.sleep = sleep
         self.clock = clock
+        self.final: dict[str, Any] | None = None  # the poll that saw the end, when it carried host results
 
     # ---------------------------------------------------------------------------------- reading
     def status(self, *, with_hosts: bool, stage: str = "wait") -> dict[str, Any]:
@@ -108,17 +166,53 @@ class JobWatcher:
         return reply.data if isinstance(reply.data, dict) else {}
 
     # ---------------------------------------------------------------------------------- waiting
-    def wait(self, params: dict[str, Any], *, terminate_on_timeout: bool = False) -> dict[str, Any]:
+    def expected_seconds(self, job_plan_id: int | None, name: str | None) -> float | None:
+        """How long a run of this plan takes, from JOB's history: the median, from creation to end, of its most
+        recent successful runs in the last HISTORY_DAYS days; None when there are none or the history cannot be read.
+
+        The history only decides when to poll, so a failure to read it changes nothing else.
+        """
+        if not job_plan_id:
+            return None
+        now_ms = int(time.time() * 1000)
+        query = {**self.scope, "create_time_start": now_ms - HISTORY_DAYS * 86400000, "create_time_end": now_ms,
+                 "type": 0, "status": 3, "start": 0, "length": 50}
+        if name:
+            query["name"] = name  # JOB names a plan's instances after the plan; narrows a busy business's history
+        try:
+            reply = self.client.call("get_job_instance_list", query, stage="wait")
+        except BKJobError:
+            return None
+        runs = []
+        for item in (reply.data or {}).get("data") or [] if isinstance(reply.data, dict) else []:
+            created, ended = item.get("create_time"), item.get("end_time")
+            if (item.get("job_plan_id") == job_plan_id and isinstance(created, int) and isinstance(ended, int)
+                    and ended >= created and (item.get("job_instance_id") or item.get("id")) != self.job_instance_id):
+                runs.append((created, (ended - created) / 1000.0))
+        recent = sorted(length for _created, length in sorted(runs, reverse=True)[:HISTORY_RUNS])
+        return recent[len(recent) // 2] if recent else None
+
+    def wait(self, params: dict[str, Any], *, terminate_on_timeout: bool = False,
+             schedule: PollSchedule | None = None, wakeup: Any = None) -> dict[str, Any]:
         """Poll until the job ends (or status 7 under on_waiting_user fail/return); the last status data.
 
+        ``schedule`` says when to poll (default: backoff from poll_interval). ``wakeup``, when given, has a
+        ``wait(seconds) -> bool`` that returns early, with true, when JOB's callback says the job ended.
         Raises JobFailedError on timeout, carrying the last known status in ``result``.
         """
+        schedule = schedule or PollSchedule(params, self.clock())
         deadline = self.clock() + params["wait_timeout"]
-        interval = params["poll_interval"]
         failures = 0
+        data = None
         while True:
+            delay, with_hosts = schedule.next(self.clock())
+            pause = max(0.0, min(delay, deadline - self.clock()))
+            if wakeup is not None:
+                with_hosts = wakeup.wait(pause) or with_hosts
+            elif pause > 0:
+                self.sleep(pause)
             try:
-                data = self.status(with_hosts=False)
+                data = self.status(with_hosts=with_hosts)
                 failures = 0
             except BKJobError as err:
                 failures += 1
@@ -127,14 +221,12 @@ class JobWatcher:
                                "The job may still be running; check it in JOB or attach with blueking.job.job_instance_info.")
                     err.stage = "wait"
                     raise
-                data = None
-            if data is not None and self._done(data, params["on_waiting_user"]):
+                continue
+            if self._done(data, params["on_waiting_user"]):
+                self.final = data if with_hosts else None
                 return data
-            remaining = deadline - self.clock()
-            if remaining <= 0:
+            if self.clock() >= deadline:
                 raise self._timed_out(data, params, terminate_on_timeout)
-            self.sleep(min(remaining, interval * random.uniform(0.9, 1.1)))
-            interval = min(params["poll_max_interval"], interval * 1.5)
 
     @staticmethod
     def _done(data: dict[str, Any], on_waiting_user: str) -> bool:
@@ -170,14 +262,18 @@ class JobWatcher:
             f"terminated (status now {final}).", stage="terminate", code="timeout", message=final)
 
     # ---------------------------------------------------------------------------------- reporting
-    def report(self, params: dict[str, Any], host_results: str) -> dict[str, Any]:
-        """The SPEC's result fields for the job's current state, with host results, logs and output vars."""
-        data = self.status(with_hosts=True)
+    def report(self, params: dict[str, Any], host_results: str, *, output_vars: bool = True) -> dict[str, Any]:
+        """The SPEC's result fields for the job's current state, with host results, logs and output vars.
+
+        The poll that saw the end is reused when it carried host results. ``output_vars=False`` skips
+        reading them (the plan has no string variables, the only kind JOB reports).
+        """
+        data = self.final or self.status(with_hosts=True)
         instance = data.get("job_instance") or {}
         status = instance.get("status")
         steps = [self._step(step, host_results) for step in data.get("step_instance_list") or []]
         if params["log_max_bytes"] > 0 and host_results != "none":
-            self._attach_logs(steps, params["log_max_bytes"])
+            self._attach_logs(steps, params["log_max_bytes"], params["log_total_max_bytes"])
         return {
             "job_instance_id": self.job_instance_id,
             "job_instance_name": instance.get("name"),
@@ -190,7 +286,7 @@ class JobWatcher:
             "total_time": instance.get("total_time"),
             "steps": [step for step, _hosts in steps],
             "host_summary": _host_summary(data.get("step_instance_list") or []),
-            "output_vars": self._output_vars(),
+            "output_vars": self._output_vars() if output_vars else {},
         }
 
     def plan_id(self, create_time: int | None) -> int | None:
@@ -227,19 +323,34 @@ class JobWatcher:
         }
         return summary, chosen
 
-    def _attach_logs(self, steps: list[tuple[dict[str, Any], list[dict[str, Any]]]], max_bytes: int) -> None:
-        """Fetch the chosen hosts' logs once, in batches of at most 500 hosts per step."""
+    def _attach_logs(self, steps: list[tuple[dict[str, Any], list[dict[str, Any]]]], max_bytes: int, total_bytes: int) -> None:
+        """Fetch the chosen hosts' logs once, in batches of at most 500 hosts per step, failed hosts first.
+
+        Each log keeps its last ``max_bytes``; all logs together stop at ``total_bytes``, so that a job with
+        thousands of failed hosts gives a result Ansible, AWX and a terminal can still hold.
+        """
+        budget = [total_bytes]
         try:
-            for step, hosts in steps:
-                if step["type"] not in (1, 2) or not hosts:
-                    continue
-                for start in range(0, len(hosts), LOG_BATCH):
-                    batch = hosts[start:start + LOG_BATCH]
-                    self._fetch_logs(step["step_instance_id"], batch, max_bytes)
+            for failed in (True, False):
+                for step, hosts in steps:
+                    chosen = [host for host in hosts if (host.get("status") not in HOST_OK) is failed]
+                    if step["type"] not in (1, 2) or not chosen:
+                        continue
+                    for start in range(0, len(chosen), LOG_BATCH):
+                        if budget[0] <= 0:
+                            break
+                        self._fetch_logs(step["step_instance_id"], chosen[start:start + LOG_BATCH], max_bytes, budget)
         except BKJobError as err:
             self.warn(f"Host logs of job instance {self.job_instance_id} could not be read, results carry none: {err.msg}")
+            return
+        if budget[0] <= 0:
+            left_out = sum(1 for step, hosts in steps if step["type"] in (1, 2) for host in hosts if host.get("log") is None)
+            if left_out:
+                self.warn(f"Logs of {left_out} hosts of job instance {self.job_instance_id} are left out of the result: the logs "
+                          f"returned already reach log_total_max_bytes ({total_bytes} bytes). Read them in JOB's web console, "
+                          "or raise log_total_max_bytes.")
 
-    def _fetch_logs(self, step_instance_id: int, hosts: list[dict[str, Any]], max_bytes: int) -> None:
+    def _fetch_logs(self, step_instance_id: int, hosts: list[dict[str, Any]], max_bytes: int, budget: list[int]) -> None:
         by_id = {host["bk_host_id"]: host for host in hosts if host.get("bk_host_id")}
         by_ip = {(host.get("bk_cloud_id"), host.get("ip")): host for host in hosts}
         selector: dict[str, Any] = (
@@ -256,7 +367,10 @@ class JobWatcher:
                 text = "".join(str(item.get("log_content") or "") for item in entry.get("file_logs") or [])
             else:
                 text = str(entry.get("log_content") or "")
-            host["log"] = tail(text, max_bytes)
+            if budget[0] <= 0:
+                continue
+            host["log"] = tail(text, min(max_bytes, budget[0]))
+            budget[0] -= len(host["log"].encode("utf-8"))
 
     def _output_vars(self) -> dict[str, str]:
         """String variables after the run (JOB returns only type-1 variables), the last step's value winning."""
@@ -272,6 +386,13 @@ class JobWatcher:
                 if var.get("name") is not None:
                     values[var["name"]] = var.get("value")
         return values
+
+
+def plan_name_of(job_instance_name: str | None) -> str | None:
+    """The plan name in a job instance name: JOB names an API launch ``<plan name>_<yyyyMMddHHmmssSSS>``."""
+    if not job_instance_name:
+        return None
+    return INSTANCE_STAMP.sub("", job_instance_name) or None
 
 
 def tail(text: str, max_bytes: int) -> str:
@@ -326,15 +447,29 @@ def _failed_hosts(result: dict[str, Any]) -> str:
 
 
 def follow_job(client: Any, scope: dict[str, Any], job_instance_id: int, params: dict[str, Any], *, known: dict[str, Any],
-               host_results: str, terminate_on_timeout: bool, warn: Callable[[str], None]) -> dict[str, Any]:
-    """Wait for the job, report it and apply the outcome rules; every failure keeps ``known`` (the instance id)."""
+               host_results: str, terminate_on_timeout: bool, warn: Callable[[str], None],
+               launched_at: float | None = None, plan: dict[str, Any] | None = None, wakeup: Any = None) -> dict[str, Any]:
+    """Wait for the job, report it and apply the outcome rules; every failure keeps ``known`` (the instance id).
+
+    ``launched_at`` (time.monotonic() at the launch) lets the wait aim its polls at the end that earlier runs of
+    the plan (``known["job_plan_id"]``) predict. ``plan`` is the plan's detail when it was read: a plan without
+    string variables has no output variables to read. ``wakeup``: see JobWatcher.wait.
+    """
     watcher = JobWatcher(client, scope, job_instance_id, warn=warn)
+    if wakeup is not None:
+        schedule = PollSchedule(params, watcher.clock(), callback=True)
+    elif launched_at is not None:
+        expected = watcher.expected_seconds(known.get("job_plan_id"), (plan or {}).get("name") or plan_name_of(known.get("job_instance_name")))
+        schedule = PollSchedule(params, launched_at, expected=expected)
+    else:
+        schedule = None
+    output_vars = plan is None or any(var.get("type") == STRING_VAR_TYPE for var in plan.get("global_var_list") or [])
     try:
-        watcher.wait(params, terminate_on_timeout=terminate_on_timeout)
+        watcher.wait(params, terminate_on_timeout=terminate_on_timeout, schedule=schedule, wakeup=wakeup)
     except JobFailedError as err:
         err.result.update(known)
         try:
-            err.result.update(watcher.report(params, host_results))
+            err.result.update(watcher.report(params, host_results, output_vars=output_vars))
         except BKJobError as report_err:
             warn(f"The final state of job instance {job_instance_id} could not be read: {report_err.msg}")
         raise
@@ -342,7 +477,7 @@ def follow_job(client: Any, scope: dict[str, Any], job_instance_id: int, params:
         err.result.update(known)
         raise
     try:
-        result = {**known, **watcher.report(params, host_results)}
+        result = {**known, **watcher.report(params, host_results, output_vars=output_vars)}
     except BKJobError as err:
         err.result.update(known)
         raise

@@ -87,6 +87,20 @@ options:
   callback_url:
     description:
       - URL JOB calls when the job ends (see JOB's callback protocol). Must be an C(http) or C(https) URL.
+      - With O(callback_listen), the URL at which JOB reaches this module's listener.
+    type: str
+  callback_listen:
+    description:
+      - Have JOB's callback end the wait as soon as the job ends, instead of the next status poll finding it.
+        The module listens on this C(address:port) (an IP address, V(0.0.0.0) or V(::) for all, port V(0) for any free
+        one) while it waits, and launches the job with O(callback_url) pointing at the listener.
+      - Without O(callback_url) the URL is C(http://<address>:<port>/bk-job-callback/<random token>), so the address
+        must be one JOB's servers reach. Behind NAT, a proxy or a DNS name, set O(callback_url) to the URL JOB
+        should call; the listener then answers on that URL's path only.
+      - A callback only wakes the wait up; the result always comes from C(get_job_instance_status). While the
+        listener waits, status polls run every O(poll_max_interval) only, as a safety net for a lost callback
+        (JOB tries twice, then gives up; an egress allow-list may drop it) or a job waiting for a person.
+      - The listener speaks plain HTTP and lives only for this task. Needs O(wait=true).
     type: str
   start_task:
     description:
@@ -283,9 +297,11 @@ error:
            "message": "执行方案不存在", "request_id": "c4d1e5", "job_request_id": "7f3a", "permission": null}
 """
 
+import time
 from typing import Any
 
 from ansible_collections.blueking.job.plugins.module_utils._args import http_url, job_instance_url, positive_int, scope_params
+from ansible_collections.blueking.job.plugins.module_utils._callback import CallbackListener, parse_listen
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
@@ -304,6 +320,7 @@ ARGUMENT_SPEC: dict[str, Any] = {
     "secret_var_names": {"type": "list", "elements": "str", "default": [], "no_log": False},
     "validate_vars": {"type": "bool", "default": True},
     "callback_url": {"type": "str"},
+    "callback_listen": {"type": "str"},
     "start_task": {"type": "bool"},
     "wait": {"type": "bool", "default": True},
     "terminate_on_timeout": {"type": "bool", "default": False},
@@ -333,6 +350,10 @@ def run(module, client) -> dict[str, Any]:
         check_wait_options(params)
         if params.get("start_task") is False:
             raise InputError("start_task: false creates a job that does not start, so there is nothing to wait for; set wait: false.")
+    if params.get("callback_listen") is not None:
+        if not params["wait"]:
+            raise InputError("callback_listen only serves the wait for the job's end, and wait is false: drop callback_listen or set wait: true.")
+        parse_listen(params["callback_listen"])
     # Values the user marked secret are masked before any request, so that no later failure can show them.
     module.no_log_values.update(password_values(entries, None, params["secret_var_names"]))
     if params.get("job_plan_name") is not None:
@@ -353,15 +374,27 @@ def run(module, client) -> dict[str, Any]:
         result["diff"] = diff(entries, plan, secrets)
     if module.check_mode:
         return {**result, "msg": f"Check mode: job plan {job_plan_id} would be launched; nothing was sent."}
-    launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn)
-    result.update(launched)
-    url = job_instance_url(params, launched["job_instance_id"])
-    if url:
-        result["job_instance_url"] = url
-    if not params["wait"]:
-        return result
-    return follow_job(client, scope, launched["job_instance_id"], params, known=result, host_results=params["host_results"],
-                      terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn)
+    listener = None
+    if params.get("callback_listen") is not None:
+        listener = CallbackListener(params["callback_listen"], payload.get("callback_url"), min_gap=params["poll_interval"])
+        payload["callback_url"] = listener.url
+    try:
+        launched_at = time.monotonic()
+        launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn)
+        result.update(launched)
+        url = job_instance_url(params, launched["job_instance_id"])
+        if url:
+            result["job_instance_url"] = url
+        if not params["wait"]:
+            return result
+        if listener is not None:
+            listener.expect(launched["job_instance_id"])
+        return follow_job(client, scope, launched["job_instance_id"], params, known=result, host_results=params["host_results"],
+                          terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn, launched_at=launched_at,
+                          plan=plan, wakeup=listener)
+    finally:
+        if listener is not None:
+            listener.close()
 
 
 def main() -> None:

@@ -45,10 +45,10 @@ DB_PASSWORD = "Db-Pa55-vault-4417"
 CONNECTION_OPTIONS = ("bk_api_url", "bk_api_type", "bk_app_code", "bk_app_secret", "bk_username", "bk_token", "bk_access_token",
                       "bk_tenant_id", "bk_job_web_url", "validate_certs", "ca_path", "request_timeout",
                       "bk_biz_id", "bk_scope_type", "bk_scope_id")
-WAIT_OPTIONS = ("wait_timeout", "poll_interval", "poll_max_interval", "on_waiting_user", "log_max_bytes")
+WAIT_OPTIONS = ("wait_timeout", "poll_interval", "poll_max_interval", "on_waiting_user", "log_max_bytes", "log_total_max_bytes")
 MODULE_OPTIONS = {
     LAUNCH: CONNECTION_OPTIONS + WAIT_OPTIONS + (
-        "job_plan_id", "job_plan_name", "global_var_list", "global_vars", "secret_var_names", "validate_vars", "callback_url",
+        "job_plan_id", "job_plan_name", "global_var_list", "global_vars", "secret_var_names", "validate_vars", "callback_url", "callback_listen",
         "start_task", "wait", "terminate_on_timeout", "host_results"),
     INFO: CONNECTION_OPTIONS + WAIT_OPTIONS + ("job_instance_id", "wait", "host_results"),
     PLAN_INFO: CONNECTION_OPTIONS + ("job_plan_id", "name", "job_template_id"),

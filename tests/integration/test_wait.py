@@ -217,6 +217,29 @@ def test_callback_reaches_a_receiver_json_then_form(job, ansible):
     assert "step_instances" in body and len(body["step_instances"]) == 4
 
 
+def test_log_total_max_bytes_caps_the_result_and_says_how_many_hosts_lost_their_log(job, ansible):
+    job.next_launch(host_count=600, failed_hosts=600, log_bytes=600)
+    run = ansible.playbook([launch(job, log_max_bytes=128, log_total_max_bytes=10000)])
+    result = run["r0"]
+    assert result["failed"] is True and "600 of 600 hosts failed" in result["msg"]
+    hosts = next(step for step in result["steps"] if step["hosts"])["hosts"]
+    logs = [host["log"] for host in hosts if host["log"] is not None]
+    assert len(hosts) == 600, "the cap drops logs, never hosts"
+    assert sum(len(log.encode()) for log in logs) == 10000 and len(logs) == 79  # 78 full tails of 128 bytes, then 16 bytes
+    assert [len(sent["body"]["host_id_list"]) for sent in calls(job, "batch_get_job_instance_ip_log")] == [500], \
+        "no batch is fetched once the budget is spent"
+    assert any("Logs of 521 hosts" in warning and "log_total_max_bytes (10000 bytes)" in warning for warning in result["warnings"])
+
+
+def test_failed_hosts_logs_come_first_within_the_cap(job, ansible):
+    job.next_launch(host_count=8, failed_hosts=3, log_bytes=600)
+    result = ansible.playbook([launch(job, host_results="all", log_max_bytes=100, log_total_max_bytes=300)])["r0"]
+    hosts = next(step for step in result["steps"] if any(host["status_name"] != "success" for host in step["hosts"]))["hosts"]
+    failed = [host for host in hosts if host["status_name"] != "success"]
+    assert len(failed) == 3 and all(host["log"] is not None and len(host["log"].encode()) == 100 for host in failed)
+    assert all(host["log"] is None for host in hosts if host["status_name"] == "success")
+
+
 def test_all_hosts_without_logs(job, ansible):
     result = ansible.playbook([launch(job, host_results="all", log_max_bytes=0)])["r0"]
     assert result["failed"] is False
@@ -231,9 +254,11 @@ def test_bad_wait_options_fail_before_launch(job, ansible):
         launch(job, poll_interval=5, poll_max_interval=1),
         launch(job, log_max_bytes=-1),
         launch(job, start_task=False),
+        launch(job, log_total_max_bytes=-5),
     ])
     assert "wait_timeout must be a positive" in run["r0"]["msg"]
     assert "poll_max_interval (1) must not be smaller than poll_interval (5)" in run["r1"]["msg"]
     assert "log_max_bytes must be 0" in run["r2"]["msg"]
     assert "start_task: false" in run["r3"]["msg"]
+    assert "log_total_max_bytes must be 0 (no logs) or more" in run["r4"]["msg"]
     assert job.requests() == []

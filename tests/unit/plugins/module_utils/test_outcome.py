@@ -23,7 +23,7 @@ from process import Emulator  # noqa: E402  pylint: disable=wrong-import-positio
 
 CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
 SCOPE = {"bk_biz_id": 2}
-PARAMS = {"wait_timeout": 30, "poll_interval": 0.05, "poll_max_interval": 0.2, "on_waiting_user": "wait", "log_max_bytes": 64}
+PARAMS = {"wait_timeout": 30, "poll_interval": 0.05, "poll_max_interval": 0.2, "on_waiting_user": "wait", "log_max_bytes": 64, "log_total_max_bytes": 1 << 20}
 
 
 def test_every_job_status_code_is_handled_on_purpose():
