@@ -163,8 +163,10 @@ def assert_clean_outcome(module_name, args, stdout, uncaught):
 # ------------------------------------------------------------------------------------------------------------
 # Fixtures.
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def emulator():
+    # Function scope on purpose: ansible-test units runs every test in its own fork (ansible_forked), which never
+    # tears down a module-scoped fixture, so a module-scoped emulator would be left running after each test.
     with Emulator(config={"default_behaviour": {"step_seconds": 0.01}}) as running:
         yield running
 
