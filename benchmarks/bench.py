@@ -23,11 +23,13 @@ import json
 import math
 import os
 import platform
+import random
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -36,6 +38,7 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(REPO / "tests" / "emulator"))
+sys.dont_write_bytecode = True  # the imports from the checkout (emulator, _outcome) leave no __pycache__ there
 
 from process import Emulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
@@ -75,8 +78,6 @@ def median(values: list[float]) -> float:
 
 def bootstrap_ratio(numerator: list[float], denominator: list[float], rounds: int = 2000) -> tuple[float, float]:
     """95 % interval of median(numerator) / median(denominator), resampling both (fixed seed)."""
-    import random  # pylint: disable=import-outside-toplevel
-
     rng = random.Random(20261125)
     ratios = sorted(median(rng.choices(numerator, k=len(numerator))) / median(rng.choices(denominator, k=len(denominator)))
                     for _round in range(rounds))
@@ -98,7 +99,8 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 
 def calls_text(counter: Counter) -> str:
     short = {"get_job_instance_status": "status", "execute_job_plan": "launch", "get_job_plan_detail": "plan_detail",
-             "batch_get_job_instance_ip_log": "logs", "get_job_instance_global_var_value": "var_values"}
+             "batch_get_job_instance_ip_log": "logs", "get_job_instance_global_var_value": "var_values",
+             "get_job_instance_list": "history"}
     return ", ".join(f"{short.get(api, api)} {count}" for api, count in sorted(counter.items(), key=lambda item: -item[1]))
 
 
@@ -198,17 +200,17 @@ class Workspace:
                 "stdout": stdout, "returncode": process.returncode}
 
 
-def esb_url(job: Emulator, api: str) -> str:
-    return job.url + ESB_PATH.format(api=api)
-
-
 def module_connection(job: Emulator) -> dict[str, Any]:
     return {"bk_api_url": job.url, **CREDENTIALS}
 
 
 def uri_post(job: Emulator, api: str, fields: dict[str, Any]) -> dict[str, Any]:
     """An ansible.builtin.uri task posting an ESB call, credentials in the JSON body (SPEC: ESB)."""
-    return {"url": esb_url(job, api), "method": "POST", "body_format": "json", "body": {**CREDENTIALS, **fields}}
+    return uri_post_at(job.url, api, fields)
+
+
+def uri_post_at(base_url: str, api: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {"url": base_url + ESB_PATH.format(api=api), "method": "POST", "body_format": "json", "body": {**CREDENTIALS, **fields}}
 
 
 def requests_between(requests: list[dict[str, Any]], start: float, end: float) -> Counter:
@@ -350,132 +352,357 @@ def scenario_launch(ws: Workspace, settings: dict[str, Any], report: dict[str, A
 
 
 # ---------------------------------------------------------------------------------------------- 2. wait
-def job_lengths(rounds: int) -> list[float]:
-    """Job lengths of the wait rounds, spread evenly over 4.5..5.5 s (5 s alone for one round): a fixed poll schedule
-    meets a fixed job length at the same phase every time, so one length would measure one point of the schedule."""
+WAIT_SEED = 20261126
+WAIT_LISTEN = "127.0.0.1:0"
+# name: (label, short label, the module's options beyond connection and plan; None = the uri loop). Table order.
+WAIT_APPROACHES: dict[str, tuple[str, str, dict[str, Any] | None]] = {
+    "module": (f"`{MODULE}` defaults", "defaults", {}),
+    "callback": (f"`{MODULE}` callback_listen: {WAIT_LISTEN}", "callback_listen", {"callback_listen": WAIT_LISTEN}),
+    "novalidate": (f"`{MODULE}` validate_vars: false", "validate_vars: false", {"validate_vars": False}),
+    "fast": (f"`{MODULE}` poll_interval: 0.5, poll_max_interval: 1", "poll 0.5 / max 1", {"poll_interval": 0.5, "poll_max_interval": 1}),
+    "uri": ("`uri` launch + `uri` status, until/retries/delay: 2", "uri loop", None),
+}
+CALLBACK_LATENCY = 0.05  # projection: JOB's callback reaches the listener this long after the end (the emulator ticks every 50 ms)
+LAUNCH_GAP = 0.05  # projection: the job starts this long after the module's clock starts (the launch's round trip)
+
+
+class LocalEmulator:
+    """The JOB emulator served from this process, with one listening port per approach, all sharing one state.
+
+    The wait scenario needs one emulator for every round, so that the plan's history of runs grows as the module
+    reads it, and a different job length each round. The emulator reads ``default_behaviour`` from its config at each
+    launch, but no admin route changes it, so the script hosts the emulator's own EmulatorState and EmulatorServer
+    (as bkjob_emulator.main() does) and sets it between rounds. Its threads run while this process only waits for
+    ansible-playbook. One port per approach: the Host header of each recorded request names the approach that sent
+    it, so that calls without a job instance id (plan detail, launch, history) are attributed exactly.
+    """
+
+    def __init__(self, names: list[str]) -> None:
+        import bkjob_emulator  # pylint: disable=import-outside-toplevel,import-error
+
+        self.emulator = bkjob_emulator
+        self.state = bkjob_emulator.EmulatorState(bkjob_emulator.load_config(None))
+        self.urls: dict[str, str] = {}
+        self._by_port: dict[int, str] = {}
+        self._servers = []
+        for name in names:
+            server = bkjob_emulator.EmulatorServer(("127.0.0.1", 0), self.state, quiet=True)
+            port = server.server_address[1]
+            self.urls[name] = f"http://127.0.0.1:{port}"
+            self._by_port[port] = name
+            self._servers.append(server)
+            threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name=f"emulator-{name}", daemon=True).start()
+        self.state.start_ticker()
+
+    def __enter__(self) -> LocalEmulator:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.state.stop_ticker()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()
+
+    def set_behaviour(self, **behaviour: Any) -> None:
+        with self.state.lock:
+            self.state.config["default_behaviour"] = behaviour
+
+    def requests(self, after_seq: int = 0) -> list[dict[str, Any]]:
+        return [request for request in self.state.list_requests() if request["seq"] > after_seq]
+
+    def approach_of(self, request: dict[str, Any]) -> str | None:
+        host = next((value for key, value in (request.get("headers") or {}).items() if key.lower() == "host"), "")
+        port = host.rpartition(":")[2]
+        return self._by_port.get(int(port)) if port.isdigit() else None
+
+    def runs(self) -> dict[int, dict[str, Any]]:
+        """Every job instance: plan, create and end time (ms), status."""
+        emulator = self.emulator
+        with self.state.lock:
+            now = emulator.now_ms()
+            runs = {}
+            for job_id, instance in self.state.instances.items():
+                progress = emulator.compute_progress(instance, now, with_hosts=False)
+                runs[job_id] = {"plan": instance["plan_id"], "create": instance["create_time"], "end": progress["end_time"],
+                                "status": progress["status"]}
+        return runs
+
+    def callbacks(self) -> list[dict[str, Any]]:
+        return self.state.list_callbacks()
+
+
+def wait_lengths(rounds: int) -> list[float]:
+    """Job lengths of the measured rounds: spread evenly over 4.5..5.5 s, in a shuffled (seeded) order that is neither
+    rising nor falling. A fixed poll schedule meets a fixed length at the same phase every time, and the module's
+    history estimate (the median of the plan's recent runs) would be exact for a constant length and biased for a
+    monotone sequence."""
     if rounds == 1:
         return [JOB_SECONDS]
-    return [round(JOB_SECONDS - 0.5 + index / (rounds - 1), 3) for index in range(rounds)]
+    lengths = [round(JOB_SECONDS - 0.5 + index / (rounds - 1), 3) for index in range(rounds)]
+    rng = random.Random(WAIT_SEED)
+    while True:
+        rng.shuffle(lengths)
+        steps = [after - before for before, after in zip(lengths, lengths[1:])]
+        if rounds < 3 or not (all(step > 0 for step in steps) or all(step < 0 for step in steps)):
+            return lengths
 
 
-def module_schedule(job_seconds: float, first: float = 1.0, growth: float = 1.5, cap: float = 10.0) -> tuple[int, float]:
-    """The module's default schedule without jitter or overhead (a poll at once, then after 1, 1.5, 2.25, ... s, capped
-    at 10 s): status calls for a job of this length (polls + the report's call) and the poll interval around its end,
-    which is the longest the task can return after the job (half of it on average)."""
-    at, interval, used, polls = 0.0, first, first, 1
-    while at < job_seconds:
-        at += interval
-        used, interval = interval, min(cap, interval * growth)
-        polls += 1
-    return polls + 1, used
+def history_estimate(runs: dict[int, dict[str, Any]], at: float, own_id: int, recent: int) -> float | None:
+    """What the module's history read (at `at`, epoch seconds) gives: the median length (create -> end) of the plan's
+    `recent` most recent successful runs that had ended by then, the upper one of two (as _outcome does)."""
+    done = sorted(((run["create"], (run["end"] - run["create"]) / 1000.0) for job_id, run in runs.items()
+                   if run["plan"] == WAIT_PLAN and run["status"] == 3 and run["end"] is not None and run["end"] <= at * 1000
+                   and job_id != own_id), reverse=True)[:recent]
+    lengths = sorted(length for _create, length in done)
+    return lengths[len(lengths) // 2] if lengths else None
 
 
-def uri_schedule(job_seconds: float, delay: float = 2.0) -> tuple[int, float]:
-    """uri + until, retries, delay: a poll at once, then one every `delay` s (plus each attempt's own run time)."""
-    return math.ceil(job_seconds / delay) + 1, delay
+def load_outcome(ws: Workspace) -> Any:
+    """The collection's _outcome module from this checkout (its PollSchedule drives the projection)."""
+    import importlib  # pylint: disable=import-outside-toplevel
+
+    if str(ws.collections) not in sys.path:
+        sys.path.insert(0, str(ws.collections))
+    return importlib.import_module("ansible_collections.blueking.job.plugins.module_utils._outcome")
+
+
+def project_module(outcome: Any, length: float, expected: float | None = None, callback: bool = False) -> tuple[int, float]:
+    """Replay the module's PollSchedule (defaults: poll_interval 1, poll_max_interval 10) on a job of `length` s that
+    starts LAUNCH_GAP after the module's clock: all API calls for plan 1004 (plan detail, launch, the history read
+    unless callback_listen, status polls, a report status call when the poll that saw the end had no host results; no
+    output variables: the plan has no string variable) and how long after the end the poll that saw it came."""
+    state = random.getstate()
+    random.seed(WAIT_SEED)  # the schedule's jitter
+    try:
+        schedule = outcome.PollSchedule({"poll_interval": 1.0, "poll_max_interval": 10.0}, 0.0, expected=expected, callback=callback)
+        end, now, polls = LAUNCH_GAP + length, 0.0, 0
+        while True:
+            delay, hosts = schedule.next(now)
+            if callback and now + delay >= end + CALLBACK_LATENCY:
+                now, hosts = max(now, end + CALLBACK_LATENCY), True
+            else:
+                now += delay
+            polls += 1
+            if now >= end:
+                return 2 + (0 if callback else 1) + polls + (0 if hosts else 1), now - end
+    finally:
+        random.setstate(state)
+
+
+def uri_projection(length: float, delay: float = 2.0) -> int:
+    """uri + until, retries, delay: the launch, a poll at once, then one every `delay` s (each attempt's own run
+    time left out)."""
+    return 1 + math.ceil(length / delay) + 1
 
 
 def scenario_wait(ws: Workspace, settings: dict[str, Any], report: dict[str, Any]) -> None:
-    lengths = job_lengths(settings["wait_rounds"])
+    outcome = load_outcome(ws)
+    lengths = wait_lengths(settings["wait_rounds"])
+    rounds = [JOB_SECONDS] + lengths  # round 0: warm-up, no history yet; left out of the figures
     fields = {"bk_biz_id": 2, "job_plan_id": WAIT_PLAN}
-    variants = ["module", "uri", "module_fast"]
-    labels = {"module": f"`{MODULE}` defaults (poll_interval 1, x1.5 up to 10)",
-              "uri": "`uri` launch + `uri` status, until/retries/delay: 2",
-              "module_fast": f"`{MODULE}` poll_interval: 0.5, poll_max_interval: 1"}
-    hosts = {name: f"approach_{name}" for name in variants}
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in variants}
-    for round_, length in enumerate(lengths):
-        # Plan 1004 has one script step: every job of this emulator runs `length` seconds.
-        with Emulator(config={"default_behaviour": {"step_seconds": length}}) as job:
-            connection = module_connection(job)
-            tasks = [
-                {"name": "module", MODULE: {**connection, **fields}, "when": f"inventory_hostname == '{hosts['module']}'"},
-                {"name": "module_fast", MODULE: {**connection, **fields, "poll_interval": 0.5, "poll_max_interval": 1},
-                 "when": f"inventory_hostname == '{hosts['module_fast']}'"},
-                {"name": "uri launch", "ansible.builtin.uri": uri_post(job, "execute_job_plan", fields), "register": "launch",
-                 "when": f"inventory_hostname == '{hosts['uri']}'"},
-                {"name": "uri wait", "ansible.builtin.uri": uri_post(job, "get_job_instance_status", {
-                    "bk_biz_id": 2, "job_instance_id": "{{ launch.json.data.job_instance_id }}"}),
-                 "register": "poll", "until": "poll.json.data.finished | default(false)", "retries": 60, "delay": 2,
-                 "when": f"inventory_hostname == '{hosts['uri']}'"},
-            ]
-            progress(f"wait: round {round_ + 1}/{len(lengths)}, the three approaches at once, each job runs {length:g} s")
+    names = list(WAIT_APPROACHES)
+    modules = [name for name in names if WAIT_APPROACHES[name][2] is not None]
+    hosts = {name: f"approach_{name}" for name in names}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    seq = 0
+    with LocalEmulator(names) as job:
+        for round_, length in enumerate(rounds):
+            # Plan 1004 has one script step: every job launched in this round runs `length` seconds.
+            job.set_behaviour(step_seconds=length)
+            order = names[round_ % len(names):] + names[:round_ % len(names)]  # rotate whose task comes first
+            tasks: list[dict[str, Any]] = []
+            for name in order:
+                when = f"inventory_hostname == '{hosts[name]}'"
+                options = WAIT_APPROACHES[name][2]
+                if options is None:
+                    tasks += [
+                        {"name": "uri launch", "ansible.builtin.uri": uri_post_at(job.urls[name], "execute_job_plan", fields),
+                         "register": "launch", "when": when},
+                        {"name": "uri wait", "ansible.builtin.uri": uri_post_at(job.urls[name], "get_job_instance_status", {
+                            "bk_biz_id": 2, "job_instance_id": "{{ launch.json.data.job_instance_id }}"}),
+                         "register": "poll", "until": "poll.json.data.finished | default(false)", "retries": 60, "delay": 2,
+                         "when": when},
+                    ]
+                else:
+                    tasks.append({"name": name, MODULE: {"bk_api_url": job.urls[name], **CREDENTIALS, **fields, **options},
+                                  "when": when})
+            what = "warm-up (no history yet, left out)" if round_ == 0 else f"round {round_}/{len(lengths)}"
+            progress(f"wait: {what}, {len(names)} approaches at once, each job runs {length:g} s")
             lines = {line["name"]: line for line in ws.playbook(tasks, "wait", hosts=list(hosts.values()), strategy="free")}
-            recorded = job.requests()
-        if set(lines) != {"module", "module_fast", "uri launch", "uri wait"}:
-            raise SystemExit(f"wait: task results missing: {sorted(lines)}")
-        # The approaches overlap in time: calls are attributed by job instance id. The launch (and, for the
-        # module, get_job_plan_detail) carry none; each approach makes exactly one of each, checked here.
-        by_instance: dict[Any, Counter] = {}
-        for request in recorded:
-            by_instance.setdefault((request.get("body") or {}).get("job_instance_id"), Counter())[request["api"]] += 1
-        unattributed = by_instance.pop(None, Counter())
-        if unattributed != Counter({"execute_job_plan": 3, "get_job_plan_detail": 2}):
-            raise SystemExit(f"wait: unexpected calls without a job instance id: {dict(unattributed)}")
-        for name in variants:
-            first, last = (lines["uri launch"], lines["uri wait"]) if name == "uri" else (lines[name], lines[name])
-            if not last["end_time"] or not last["job_instance_id"]:
-                raise SystemExit(f"wait: {name}: no job instance or end_time in the result: {last}")
-            calls = Counter(by_instance.get(last["job_instance_id"], Counter()))
-            calls["execute_job_plan"] += 1
-            if name != "uri":
-                calls["get_job_plan_detail"] += 1
-            results[name].append({"length": length, "latency": last["end"] - last["end_time"] / 1000.0,
-                                  "task": last["end"] - first["worker_start"], "calls": calls})
+            recorded = job.requests(seq)
+            seq = max([seq] + [request["seq"] for request in recorded])
+            runs = job.runs()
+            callbacks = job.callbacks()
+            if set(lines) != set(modules) | {"uri launch", "uri wait"}:
+                raise SystemExit(f"wait: task results missing: {sorted(lines)}")
+            by_approach: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+            for request in recorded:
+                name = job.approach_of(request)
+                if name is None:
+                    raise SystemExit(f"wait: a request on no approach's port: {request.get('api')} {request.get('headers')}")
+                by_approach[name].append(request)
+            for name in names:
+                last = lines["uri wait"] if name == "uri" else lines[name]
+                results[name].append(wait_round(name, round_, length, last, by_approach[name], runs, callbacks, outcome.HISTORY_RUNS))
 
-    say(f"### 2. Launch and wait for a job that runs {JOB_SECONDS:g} s\n")
-    say(f"{len(lengths)} round(s), job length per round: {', '.join(f'{length:g} s' for length in lengths)} "
-        "(spread around 5 s so that the job's end falls at different points between two polls: a fixed poll schedule "
-        "meets a fixed length at the same phase every time). In each round one `ansible-playbook` runs the three "
-        "approaches at the same time, each on its own local inventory host (strategy free), so they share the machine's "
-        "load. Job end = the emulator's `end_time` of the instance (ms; read back in the task's own result). Task return = "
-        "controller wall clock when the task's result arrived (callback `v2_runner_on_ok`, "
-        "benchmarks/callback_plugins/bench_timing.py). API calls = emulator requests carrying the job's instance id, plus "
-        "the launch and (module) `get_job_plan_detail`, one each per approach (checked).\n")
-    rows = []
-    summary: dict[str, Any] = {"lengths": lengths}
-    for name in variants:
-        latency = median([r["latency"] for r in results[name]])
-        total = median([sum(r["calls"].values()) for r in results[name]])
-        polls = median([r["calls"].get("get_job_instance_status", 0) for r in results[name]])
+    measured = {name: [item for item in items if item["round"] > 0] for name, items in results.items()}
+    warmup = {name: items[0] for name, items in results.items()}
+    say(f"### 2. Launch and wait for a job of about {JOB_SECONDS:g} s\n")
+    say(f"{len(lengths)} measured round(s) after a warm-up round (job {JOB_SECONDS:g} s) that is left out of the figures: in "
+        "it the plan has no earlier run, so the module starts without history. Job length per measured round, in run order: "
+        f"{', '.join(f'{length:g} s' for length in lengths)} (4.5-5.5 s, shuffled with seed {WAIT_SEED}). In each round one "
+        f"`ansible-playbook` (strategy free) runs the {len(names)} approaches at the same time, each on its own local "
+        "inventory host, so they share the machine's load; the order of their tasks rotates each round. Each approach "
+        f"launches its own run of plan {WAIT_PLAN} and all runs share the plan's history, as repeated runs of one plan do: the "
+        f"module's estimate (median of the {outcome.HISTORY_RUNS} most recent successful runs) is the previous round's length, "
+        "as every round adds one run per approach. Job end = the instance's `end_time` (ms; read back in the task's own "
+        "result); task return = controller wall clock when the result arrived (`v2_runner_on_ok`, "
+        "benchmarks/callback_plugins/bench_timing.py). API calls = every request the emulator recorded on the "
+        "approach's own port (the emulator runs in the script's process with one port per approach; a request with a job "
+        "instance id must name the approach's own job, checked).\n")
+    summary: dict[str, Any] = {"lengths": lengths, "warmup_seconds": JOB_SECONDS}
+    for name in names:
+        items = measured[name]
+        latencies = [item["latency"] for item in items]
         by_api: Counter = Counter()
-        for r in results[name]:
-            by_api.update(r["calls"])
-        per_round = Counter({api: round(count / len(results[name]), 1) for api, count in by_api.items()})
-        within = sum(1 for r in results[name] if r["latency"] <= TARGET_LATENCY) / len(results[name])
-        mean = statistics.fmean([r["latency"] for r in results[name]])
-        summary[name] = {"latency": latency, "mean": mean, "within": within, "calls": total, "status_calls": polls,
-                         "by_api": dict(per_round),
-                         "latencies": [r["latency"] for r in results[name]], "task": median([r["task"] for r in results[name]]),
-                         "calls_each": [sum(r["calls"].values()) for r in results[name]]}
-        rows.append([labels[name], f"{latency:.2f}", f"{mean:.2f}", f"{within:.0%}",
-                     " / ".join(f"{r['latency']:.2f}" for r in results[name]), f"{total:g}", f"{polls:g}", calls_text(per_round)])
-    say(table(["approach", "median latency after job end (s)", "mean (s)", f"jobs within {TARGET_LATENCY} s",
-               "latency per round, shortest job first (s)", "API calls (median)", "status calls (median)",
-               "calls by API (mean per job)"], rows))
+        for item in items:
+            by_api.update(item["calls"])
+        summary[name] = {
+            "label": WAIT_APPROACHES[name][0], "latency": median(latencies), "mean": statistics.fmean(latencies),
+            "within": sum(1 for value in latencies if value <= TARGET_LATENCY) / len(items),
+            "calls": median([sum(item["calls"].values()) for item in items]),
+            "by_api": {api: count / len(items) for api, count in by_api.items()},
+            "latencies": latencies, "calls_each": [sum(item["calls"].values()) for item in items],
+            "status_each": [item["calls"].get("get_job_instance_status", 0) for item in items],
+            "rounds": [{key: value for key, value in item.items() if key != "calls"} | {"calls": dict(item["calls"])} for item in results[name]],
+        }
+    for name in names:
+        summary[name]["share"] = summary[name]["calls"] / summary["uri"]["calls"]
+    rows = []
+    for name in names:
+        figures = summary[name]
+        rows.append([figures["label"], len(measured[name]), f"{figures['latency']:.2f}", f"{figures['mean']:.2f}", f"{figures['within']:.0%}",
+                     f"{figures['calls']:g}", f"{figures['share']:.2f}",
+                     calls_text(Counter({api: round(count, 1) for api, count in figures["by_api"].items()})),
+                     " / ".join(str(count) for count in figures["status_each"])])
+    say(table(["approach", "rounds", "median latency after job end (s)", "mean (s)", f"jobs within {TARGET_LATENCY} s",
+               "API calls (median)", "calls / uri loop's", "calls by API (mean per job)", "status calls per round"], rows))
     say()
-    share = summary["module"]["calls"] / summary["uri"]["calls"]
+
+    say("Per round (latency after job end in s, then all API calls and, in brackets, status calls). History = the median "
+        "the module's history read found at launch (`-`: none):\n")
+    round_rows = []
+    for index, length in enumerate(rounds):
+        estimates = {results[name][index]["estimate"] for name in modules if results[name][index]["history_calls"]}
+        estimate_text = " / ".join("-" if value is None else f"{value:g}" for value in sorted(estimates, key=lambda v: (v is not None, v or 0)))
+        cells = []
+        for name in names:
+            item = results[name][index]
+            cells.append(f"{item['latency']:.2f}, {sum(item['calls'].values())} ({item['calls'].get('get_job_instance_status', 0)})")
+        round_rows.append([f"{index}" + (" (warm-up, left out)" if index == 0 else ""), f"{length:g}", estimate_text or "-"] + cells)
+    say(table(["round", "job (s)", "history (s)"] + [WAIT_APPROACHES[name][1] for name in names], round_rows))
+    say()
+
+    callback_after = [item["callback_after"] for item in measured["callback"] if item["callback_after"] is not None]
+    notes = []
+    if callback_after:
+        notes.append(f"callback_listen: the emulator's callback was answered by the module's listener {median(callback_after):.2f} s "
+                     f"after the job's end (median; the emulator checks for ended jobs every 50 ms), the task returned "
+                     f"{summary['callback']['latency']:.2f} s after it")
+    missing = sum(1 for item in measured["callback"] if item["callback_after"] is None)
+    if missing:
+        notes.append(f"callback_listen: {missing} round(s) without a successful callback")
+    spreads = [max(results[name][index]["end_time"] for name in names) - min(results[name][index]["end_time"] for name in names)
+               for index in range(1, len(rounds))]
+    notes.append(f"the {len(names)} jobs of a round ended within {median(spreads):.2f} s of each other (median over the rounds; "
+                 f"largest {max(spreads):.2f} s), so the approaches' final calls and result handling overlap")
+    summary["end_spread"] = spreads
+    notes.append("warm-up round (no history): " + ", ".join(
+        f"{WAIT_APPROACHES[name][1]} {warmup[name]['latency']:.2f} s, {sum(warmup[name]['calls'].values())} calls "
+        f"({calls_text(warmup[name]['calls'])})" for name in names))
+    say("\n".join(f"- {note}" for note in notes) + "\n")
+    odd = [f"{WAIT_APPROACHES[name][1]}, round {item['round']} (job {item['length']:g} s"
+           + ("" if not item["history_calls"] else ", no history" if item["estimate"] is None else f", history {item['estimate']:g} s")
+           + f"): {item['odd']}" for name in names for item in results[name] if item["odd"]]
+    if odd:
+        say("Rounds worth a look (a module approach other than poll 0.5 / max 1 with more than 3 status calls, or any "
+            "latency over 1 s; polls marked (hosts) asked for host results):\n")
+        say("\n".join(f"- {note}" for note in odd) + "\n")
+
     projection = []
     for seconds in (5, 30, 120, 600):
-        module_calls, module_gap = module_schedule(seconds)
-        uri_calls, uri_gap = uri_schedule(seconds)
-        # all calls: the module adds get_job_plan_detail, the launch and get_job_instance_global_var_value; uri the launch
-        projection.append([f"{seconds} s", f"{module_calls}", f"{module_gap:.1f}", f"{uri_calls}", f"{uri_gap:.1f}",
-                           f"{(module_calls + 3) / (uri_calls + 1):.2f}"])
-    say("For other job lengths, computed from the two schedules (not measured; no jitter, no per-call overhead; the module's "
-        "count includes its report's status call). The poll interval around the job's end is the longest the task can "
-        "return after it; on average it returns after half of it:\n")
-    say(table(["job length", "module: status calls", "module: poll interval at the end (s)", "uri delay 2: status calls",
-               "uri: poll interval (s)", "all API calls, module / uri"], projection))
+        cells = [project_module(outcome, seconds), project_module(outcome, seconds, expected=seconds),
+                 project_module(outcome, seconds, expected=seconds / 0.9), project_module(outcome, seconds, expected=seconds / 1.1),
+                 project_module(outcome, seconds, callback=True)]
+        projection.append([f"{seconds} s"] + [f"{calls}, +{late:.2f} s" for calls, late in cells] + [f"{uri_projection(seconds)}"])
+    say("For other job lengths, computed by replaying the module's own `PollSchedule` (module defaults, plan "
+        f"{WAIT_PLAN}; not measured: no per-call time, the job starts {LAUNCH_GAP:g} s after the module's clock, a callback "
+        f"arrives {CALLBACK_LATENCY:g} s after the end). Each cell: all API calls, then how long after the job's end the "
+        "poll that saw it came. uri's loop is late by up to its delay plus one attempt's run time:\n")
+    say(table(["job length", "module, no history", "module, history = this length", "module, job 10 % shorter than history",
+               "module, job 10 % longer than history", "module, callback_listen", "uri delay 2: API calls"], projection))
     say()
     report["wait"] = summary
-    report["targets"].append(["2. wait: task returns after job end (median, defaults)", f"{summary['module']['latency']:.2f} s",
-                              f"<= {TARGET_LATENCY} s", verdict(summary["module"]["latency"] <= TARGET_LATENCY)])
-    report["targets"].append(["2. wait: same, poll_interval 0.5 / poll_max_interval 1 (reported)",
-                              f"{summary['module_fast']['latency']:.2f} s", "-", "-"])
-    report["targets"].append(["2. wait: API calls, module / uri loop (defaults)",
-                              f"{summary['module']['calls']:g} / {summary['uri']['calls']:g} = {share:.2f}",
-                              f"<= {TARGET_CALL_SHARE}", verdict(share <= TARGET_CALL_SHARE)])
+    module, uri = summary["module"], summary["uri"]
+    report["targets"].append(["2. wait: task returns after job end (median, module defaults)", f"{module['latency']:.2f} s",
+                              f"<= {TARGET_LATENCY} s", verdict(module["latency"] <= TARGET_LATENCY)])
+    report["targets"].append(["2. wait: same, other approaches (reported)",
+                              "; ".join(f"{WAIT_APPROACHES[name][1]} {summary[name]['latency']:.2f} s" for name in names if name != "module"),
+                              "-", "-"])
+    for name, what in (("module", "module defaults"), ("callback", f"module callback_listen: {WAIT_LISTEN}"),
+                       ("novalidate", "module validate_vars: false (the uri loop's work: no plan read)")):
+        share = summary[name]["share"]
+        report["targets"].append([f"2. wait: API calls, {what} / uri loop (medians)",
+                                  f"{summary[name]['calls']:g} / {uri['calls']:g} = {share:.2f}", f"<= {TARGET_CALL_SHARE}",
+                                  verdict(share <= TARGET_CALL_SHARE)])
+    if "fast" in summary:
+        report["targets"].append(["2. wait: API calls, module poll_interval 0.5 / poll_max_interval 1 / uri loop (reported)",
+                                  f"{summary['fast']['calls']:g} / {uri['calls']:g} = {summary['fast']['share']:.2f}", "-", "-"])
+
+
+def wait_round(name: str, round_: int, length: float, last: dict[str, Any], requests: list[dict[str, Any]],
+               runs: dict[int, dict[str, Any]], callbacks: list[dict[str, Any]], recent: int) -> dict[str, Any]:
+    """One approach's figures in one round, from its task result and the requests on its port (checked)."""
+    job_id, end_time = last["job_instance_id"], last["end_time"]
+    if not end_time or not job_id:
+        raise SystemExit(f"wait: {name}: no job instance or end_time in the result: {last}")
+    launches = [request for request in requests if request["api"] == "execute_job_plan"]
+    if len(launches) != 1 or launches[0]["response_code"] != 0:
+        raise SystemExit(f"wait: {name}: {len(launches)} launches (one expected), codes {[r['response_code'] for r in launches]}")
+    foreign = {(request.get("body") or {}).get("job_instance_id") for request in requests} - {None, job_id}
+    if foreign:
+        raise SystemExit(f"wait: {name}: requests on its port name other jobs: {sorted(foreign)} (its job: {job_id})")
+    run = runs.get(job_id) or {}
+    if run.get("end") != end_time or run.get("status") != 3:
+        raise SystemExit(f"wait: {name}: job {job_id} in the emulator: {run}, the task saw end_time {end_time}")
+    calls = Counter(request["api"] for request in requests)
+    history = [request for request in requests if request["api"] == "get_job_instance_list"]
+    odd = []
+    for request in history:
+        body = request.get("body") or {}
+        if body.get("status") != 3 or body.get("type") != 0 or body.get("job_instance_id") is not None:
+            odd.append(f"history read with status {body.get('status')}, type {body.get('type')}")
+    callback_url = (launches[0].get("body") or {}).get("callback_url")
+    if (name == "callback") != bool(callback_url):
+        odd.append(f"launch callback_url {callback_url!r}")
+    polls = sorted((request["time"] - end_time / 1000.0, bool((request.get("body") or {}).get("return_ip_result")))
+                   for request in requests if request["api"] == "get_job_instance_status")
+    latency = last["end"] - end_time / 1000.0
+    if name not in ("uri", "fast") and len(polls) > 3:  # the fast variant polls every second by design
+        odd.append(f"{len(polls)} status calls")
+    if latency > 1.0:
+        odd.append(f"latency {latency:.2f} s")
+    last_call = max(request["time"] for request in requests)
+    if odd:  # say where the calls went, when the polls came, and how long the return took after the last call
+        odd.append(f"calls: {calls_text(calls)}; status polls at "
+                   + ", ".join(f"{offset:+.2f}{' (hosts)' if hosts else ''}" for offset, hosts in polls)
+                   + f" s from the job's end; the task returned {last['end'] - last_call:.2f} s after its last API call")
+    answered = [entry for entry in callbacks if entry.get("job_instance_id") == job_id and entry.get("status") == 200]
+    estimate = history_estimate(runs, history[0]["time"], job_id, recent) if history else None
+    return {"round": round_, "length": length, "job_instance_id": job_id, "latency": latency, "calls": calls,
+            "launched": launches[0]["time"], "end_time": end_time / 1000.0,
+            "history_calls": len(history), "estimate": estimate, "polls": polls,
+            "callback_after": answered[0]["time"] - end_time / 1000.0 if answered else None, "odd": "; ".join(odd)}
 
 
 # ---------------------------------------------------------------------------------------------- 3 + 4. scale
