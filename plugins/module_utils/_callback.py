@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.server
 import ipaddress
 import json
+import re
 import secrets
 import socket
 import threading
@@ -38,7 +39,7 @@ def parse_listen(value: str) -> tuple[str, int]:
     """``host:port`` or ``[v6]:port`` (port 0: any free port) as (host, port)."""
     text = value.strip()
     host, sep, port_text = text.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not sep or not re.fullmatch(r"[0-9]{1,5}", port_text) or int(port_text) > 65535:
         raise InputError(f"callback_listen must be host:port (port 0 to 65535; 0 picks a free one), got {value!r}.")
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
@@ -62,8 +63,17 @@ def job_instance_id_of(body: bytes) -> int | None:
         return None
     try:
         return int(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
+
+
+def check_listen(listen: str, callback_url: str | None) -> tuple[str, int]:
+    """Everything about ``callback_listen`` that can be checked before anything is sent or bound."""
+    host, port = parse_listen(listen)
+    if callback_url is None and host in WILDCARDS:
+        raise InputError(f"callback_listen {listen!r} listens on every address, so the module cannot tell which one JOB "
+                         "reaches: set callback_url to the URL JOB should call, e.g. http://<this host's address>:<port>/.")
+    return host, port
 
 
 class CallbackListener:
@@ -76,10 +86,7 @@ class CallbackListener:
     """
 
     def __init__(self, listen: str, callback_url: str | None = None, *, min_gap: float = 1.0) -> None:
-        host, port = parse_listen(listen)
-        if callback_url is None and host in WILDCARDS:
-            raise InputError(f"callback_listen {listen!r} listens on every address, so the module cannot tell which one JOB "
-                             "reaches: set callback_url to the URL JOB should call, e.g. http://<this host's address>:<port>/.")
+        host, port = check_listen(listen, callback_url)
         self.expected_id: int | None = None
         self.seen: set[int] = set()
         self.min_gap = min_gap
@@ -112,18 +119,24 @@ class CallbackListener:
                 self._woken.set()
 
     def wait(self, seconds: float) -> bool:
-        """Sleep up to ``seconds``; true when this job's callback ended the sleep early."""
+        """Sleep up to ``seconds``; true when this job's callback ended the sleep early.
+
+        A callback within ``min_gap`` of the last wake-up is held back until the gap has passed, not dropped.
+        """
         deadline = time.monotonic() + seconds
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             if self._woken.wait(remaining):
+                gap_end = self._last_wake + self.min_gap
+                if time.monotonic() < gap_end:
+                    if gap_end >= deadline:
+                        return False  # the scheduled poll comes first; the wake-up stays pending for the next wait
+                    time.sleep(max(0.0, gap_end - time.monotonic()))
                 self._woken.clear()
-                now = time.monotonic()
-                if now - self._last_wake >= self.min_gap:
-                    self._last_wake = now
-                    return True
+                self._last_wake = time.monotonic()
+                return True
 
     def close(self) -> None:
         self.server.shutdown()

@@ -14,6 +14,7 @@ reverse: the two are read together.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import time
@@ -64,7 +65,9 @@ HISTORY_DAYS = 7  # how far back earlier runs of the plan are looked for (JOB al
 INSTANCE_STAMP = re.compile(r"_\d{17}$")
 HISTORY_RUNS = 5  # the expected length of a job is the median of this many recent successful runs of its plan
 FINE_POLL_MIN = 0.2  # seconds: the shortest interval between polls near a job's expected end
-HOST_POLLS = 3  # at most this many polls ask for host results before the job is known to have ended
+HOST_POLLS = 3  # at most this many polls of a big job ask for host results before the job is known to have ended
+SMALL_JOB_HOSTS = 500  # host results per poll below which asking for them on every late poll costs JOB little
+AIM_MARGIN = 0.1  # seconds: aim just after the predicted end, which the launch's own network time shifts a little
 TERMINATE_GRACE = 30.0  # seconds to see a terminated job reach its final status
 MAX_POLL_FAILURES = 5  # consecutive failed polls (each already retried by the client)
 
@@ -104,14 +107,15 @@ class PollSchedule:
 
     - Without more knowledge: back off from ``poll_interval`` by half each time, with jitter, up to
       ``poll_max_interval``; the first poll comes ``poll_interval`` after the start.
-    - ``expected`` (seconds after ``started``, from earlier runs of the plan): sleep towards that moment in steps
-      of at most ``poll_max_interval``, poll at it, then poll at a fine interval (5 % of the expected length,
-      between FINE_POLL_MIN and ``poll_interval``) until half as long again has passed; then back off as above.
+    - ``expected`` (seconds after ``started``, from earlier runs of the plan): sleep towards that moment (plus
+      AIM_MARGIN) in even steps of at most ``poll_max_interval`` and poll at it; from there back off from a fine
+      interval (5 % of the expected length, between FINE_POLL_MIN and ``poll_interval``) by half each time.
     - ``callback`` (JOB's callback will wake the wait up): poll only every ``poll_max_interval``, as a safety net
       for a lost callback or a job waiting for a person.
 
-    Polls that are likely to see the end ask for host results (at most HOST_POLLS times), so that the poll that
-    sees it is also the report.
+    Polls at or after the expected end ask for host results, so that the poll that sees the end is also the
+    report: every such poll while the job is small (``small_job``, set from the last host results seen), at most
+    HOST_POLLS of them otherwise.
     """
 
     def __init__(self, params: dict[str, Any], started: float, *, expected: float | None = None,
@@ -119,29 +123,41 @@ class PollSchedule:
         self.interval = params["poll_interval"]
         self.ceiling = params["poll_max_interval"]
         self.started = started
-        self.expected = expected
+        self.expected = None if expected is None else expected + AIM_MARGIN
         self.callback = callback
         self.backoff = self.interval
         self.host_polls = HOST_POLLS
+        self.small_job = False
+        self._retry = 0.0
+        self._past_end = False
 
     def next(self, now: float) -> tuple[float, bool]:
         """Seconds to wait from ``now`` before the next poll, and whether it should carry host results."""
+        if self._retry:
+            delay, self._retry = self._retry, 0.0
+            return delay, False
         if self.callback:
             return self.ceiling, False
-        if self.expected is not None:
-            elapsed = now - self.started
-            fine = min(self.interval, max(FINE_POLL_MIN, 0.05 * self.expected))
-            if elapsed < self.expected:
-                delay = self.expected - elapsed
-                return (delay, self._hosts()) if delay <= self.ceiling else (self.ceiling, False)
-            if elapsed < self.expected * 1.5 + fine:
-                return fine, self._hosts()
-            self.expected = None  # the run takes longer than the earlier ones: back off from here
+        if self.expected is not None and not self._past_end:
+            delay = self.expected - (now - self.started)
+            if delay > self.ceiling:
+                return delay / math.ceil(delay / self.ceiling), False  # even steps: no light poll just before the aimed one
+            self._past_end = True
+            self.backoff = min(self.interval, max(FINE_POLL_MIN, 0.05 * self.expected))
+            return max(0.0, delay), self._hosts()
         delay = self.backoff * random.uniform(0.9, 1.1)
         self.backoff = min(self.ceiling, self.backoff * 1.5)
-        return min(delay, self.ceiling), False
+        return min(delay, self.ceiling), self._past_end and self._hosts()
+
+    def retry(self, failures: int) -> None:
+        """After ``failures`` failed polls in a row: with a callback, whose safety polls are far apart, poll again
+        soon (backing off from ``poll_interval``); otherwise the schedule already does."""
+        if self.callback:
+            self._retry = min(self.ceiling, self.interval * 1.5 ** (failures - 1))
 
     def _hosts(self) -> bool:
+        if self.small_job:
+            return True
         self.host_polls -= 1
         return self.host_polls >= 0
 
@@ -221,7 +237,10 @@ class JobWatcher:
                                "The job may still be running; check it in JOB or attach with blueking.job.job_instance_info.")
                     err.stage = "wait"
                     raise
+                schedule.retry(failures)
                 continue
+            if with_hosts:
+                schedule.small_job = _host_count(data) <= SMALL_JOB_HOSTS
             if self._done(data, params["on_waiting_user"]):
                 self.final = data if with_hosts else None
                 return data
@@ -401,6 +420,10 @@ def tail(text: str, max_bytes: int) -> str:
     if len(encoded) <= max_bytes:
         return text
     return encoded[-max_bytes:].decode("utf-8", errors="ignore")
+
+
+def _host_count(data: dict[str, Any]) -> int:
+    return sum(len(step.get("step_ip_result_list") or []) for step in data.get("step_instance_list") or [])
 
 
 def _host_summary(steps: list[dict[str, Any]]) -> dict[str, int]:

@@ -301,7 +301,7 @@ import time
 from typing import Any
 
 from ansible_collections.blueking.job.plugins.module_utils._args import http_url, job_instance_url, positive_int, scope_params
-from ansible_collections.blueking.job.plugins.module_utils._callback import CallbackListener, parse_listen
+from ansible_collections.blueking.job.plugins.module_utils._callback import CallbackListener, check_listen
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
@@ -344,18 +344,29 @@ def build_payload(params: dict[str, Any], job_plan_id: int, global_var_list: lis
 
 def run(module, client) -> dict[str, Any]:
     params = module.params
-    scope = scope_params(params)
     entries = build_global_var_list(params.get("global_var_list"), params.get("global_vars"))
     if params["wait"]:
         check_wait_options(params)
         if params.get("start_task") is False:
             raise InputError("start_task: false creates a job that does not start, so there is nothing to wait for; set wait: false.")
-    if params.get("callback_listen") is not None:
+    listen = params.get("callback_listen")
+    if listen is not None:
         if not params["wait"]:
             raise InputError("callback_listen only serves the wait for the job's end, and wait is false: drop callback_listen or set wait: true.")
-        parse_listen(params["callback_listen"])
+        callback_url = params.get("callback_url")
+        check_listen(listen, None if callback_url is None else http_url(callback_url, "callback_url", allow_userinfo=True))
     # Values the user marked secret are masked before any request, so that no later failure can show them.
     module.no_log_values.update(password_values(entries, None, params["secret_var_names"]))
+    if listen is None or module.check_mode:
+        return launch_and_follow(module, client, entries, None)
+    # Listening starts before any request, so that an address that cannot be used fails with nothing sent.
+    with CallbackListener(listen, params.get("callback_url"), min_gap=params["poll_interval"]) as listener:
+        return launch_and_follow(module, client, entries, listener)
+
+
+def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: CallbackListener | None) -> dict[str, Any]:
+    params = module.params
+    scope = scope_params(params)
     if params.get("job_plan_name") is not None:
         job_plan_id = plan_id_by_name(client, scope, params["job_plan_name"])
     else:
@@ -374,27 +385,21 @@ def run(module, client) -> dict[str, Any]:
         result["diff"] = diff(entries, plan, secrets)
     if module.check_mode:
         return {**result, "msg": f"Check mode: job plan {job_plan_id} would be launched; nothing was sent."}
-    listener = None
-    if params.get("callback_listen") is not None:
-        listener = CallbackListener(params["callback_listen"], payload.get("callback_url"), min_gap=params["poll_interval"])
+    if listener is not None:
         payload["callback_url"] = listener.url
-    try:
-        launched_at = time.monotonic()
-        launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn)
-        result.update(launched)
-        url = job_instance_url(params, launched["job_instance_id"])
-        if url:
-            result["job_instance_url"] = url
-        if not params["wait"]:
-            return result
-        if listener is not None:
-            listener.expect(launched["job_instance_id"])
-        return follow_job(client, scope, launched["job_instance_id"], params, known=result, host_results=params["host_results"],
-                          terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn, launched_at=launched_at,
-                          plan=plan, wakeup=listener)
-    finally:
-        if listener is not None:
-            listener.close()
+    launched_at = time.monotonic()
+    launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn)
+    result.update(launched)
+    url = job_instance_url(params, launched["job_instance_id"])
+    if url:
+        result["job_instance_url"] = url
+    if not params["wait"]:
+        return result
+    if listener is not None:
+        listener.expect(launched["job_instance_id"])
+    return follow_job(client, scope, launched["job_instance_id"], params, known=result, host_results=params["host_results"],
+                      terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn, launched_at=launched_at,
+                      plan=plan, wakeup=listener)
 
 
 def main() -> None:

@@ -2059,6 +2059,7 @@ def parse_args(argv):
     parser.add_argument("--tls-key", help="PEM private key for --tls-cert")
     parser.add_argument("--config", help="JSON file overriding credentials and switches")
     parser.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone (a test runner that never cleaned up)")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
@@ -2090,7 +2091,8 @@ def main(argv=None):
     sys.stderr.write(f"listening on {scheme}://{args.host}:{port}\n")
     sys.stderr.flush()
     while not stop.wait(0.5):
-        pass
+        if args.parent_pid and os.getppid() != args.parent_pid:
+            break  # the process that started this one died without stopping it
     state.stop_ticker()
     server.shutdown()
     server.server_close()

@@ -53,7 +53,7 @@ class Emulator:
             return self
         self._workdir = tempfile.mkdtemp(prefix="bkjob-emulator-")
         port_file = os.path.join(self._workdir, "port")
-        command = [sys.executable, EMULATOR_SCRIPT, "--port", "0", "--port-file", port_file, "--quiet"]
+        command = [sys.executable, EMULATOR_SCRIPT, "--port", "0", "--port-file", port_file, "--quiet", "--parent-pid", str(os.getpid())]
         if self.tls_cert:
             command += ["--tls-cert", self.tls_cert, "--tls-key", self.tls_key]
         if isinstance(self.config, dict):
