@@ -301,7 +301,6 @@ import time
 from typing import Any
 
 from ansible_collections.blueking.job.plugins.module_utils._args import http_url, job_instance_url, positive_int, scope_params
-from ansible_collections.blueking.job.plugins.module_utils._callback import CallbackListener, check_listen
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
@@ -351,6 +350,9 @@ def run(module, client) -> dict[str, Any]:
             raise InputError("start_task: false creates a job that does not start, so there is nothing to wait for; set wait: false.")
     listen = params.get("callback_listen")
     if listen is not None:
+        # Imported only here: http.server is a few ms of every task's start-up, and most tasks do not listen.
+        from ansible_collections.blueking.job.plugins.module_utils._callback import check_listen
+
         if not params["wait"]:
             raise InputError("callback_listen only serves the wait for the job's end, and wait is false: drop callback_listen or set wait: true.")
         callback_url = params.get("callback_url")
@@ -360,11 +362,14 @@ def run(module, client) -> dict[str, Any]:
     if listen is None or module.check_mode:
         return launch_and_follow(module, client, entries, None)
     # Listening starts before any request, so that an address that cannot be used fails with nothing sent.
+    from ansible_collections.blueking.job.plugins.module_utils._callback import CallbackListener
+
     with CallbackListener(listen, params.get("callback_url"), min_gap=params["poll_interval"]) as listener:
         return launch_and_follow(module, client, entries, listener)
 
 
-def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: CallbackListener | None) -> dict[str, Any]:
+def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: Any) -> dict[str, Any]:
+    """Resolve and check the plan, then launch it once and (with wait) follow the job; ``listener``: a CallbackListener or None."""
     params = module.params
     scope = scope_params(params)
     if params.get("job_plan_name") is not None:
