@@ -711,6 +711,10 @@ def scale_args(job: Emulator, variable_hosts: int) -> dict[str, Any]:
     return {**module_connection(job), "bk_biz_id": 2, "job_plan_id": LAUNCH_PLAN, "global_vars": {"target_hosts": {"host_id_list": ids}}}
 
 
+def log_cell(row: dict[str, Any]) -> str:
+    return f"{row['with_logs']:,} ({row['log_mb']:.2f} MB)"
+
+
 def scale_run(ws: Workspace, job: Emulator, variable_hosts: int, log_bytes: int, results: int | None = None,
               **options: Any) -> dict[str, Any]:
     job.reset()
@@ -721,13 +725,17 @@ def scale_run(ws: Workspace, job: Emulator, variable_hosts: int, log_bytes: int,
     result = json.loads(run["stdout"])
     hosts = [host for step in result.get("steps") or [] for host in step.get("hosts") or []]
     with_logs = sum(1 for host in hosts if host.get("log"))
+    log_total = sum(len(host["log"].encode()) for host in hosts if host.get("log"))
     want_hosts = 0 if options.get("host_results") == "none" else results
     want_logs = 0 if options.get("log_max_bytes") == 0 else want_hosts
-    if result.get("status") != 4 or len(hosts) != want_hosts or with_logs != want_logs:
+    budget = options.get("log_total_max_bytes", 1048576)  # the module's default (WAIT_ARGSPEC in module_utils/_args.py)
+    # Every host gets its log unless the logs together reach log_total_max_bytes: then the budget is used up exactly.
+    logs_ok = with_logs == want_logs or (with_logs < want_logs and log_total == budget)
+    if result.get("status") != 4 or len(hosts) != want_hosts or not logs_ok or log_total > budget:
         raise SystemExit(f"scale {variable_hosts}: unexpected result: status {result.get('status')}, {len(hosts)} hosts, "
                          f"{with_logs} logs: {str(result.get('msg'))[:300]}")
     calls = Counter(request["api"] for request in job.requests())
-    return {**run, "calls": calls, "result_bytes": len(run["stdout"]), "stdout": None}
+    return {**run, "calls": calls, "result_bytes": len(run["stdout"]), "stdout": None, "with_logs": with_logs, "log_total": log_total}
 
 
 def scenario_scale(ws: Workspace, settings: dict[str, Any], report: dict[str, Any]) -> None:
@@ -773,6 +781,7 @@ def scenario_scale(ws: Workspace, settings: dict[str, Any], report: dict[str, An
             "rss_mb": (median([r["rss_kb"] for r in items]) - base_rss) / 1024, "wall": median([r["wall"] for r in items]),
             "result_bytes": int(median([r["result_bytes"] for r in items])), "calls": dict(items[0]["calls"]),
             "log_calls": items[0]["calls"].get("batch_get_job_instance_ip_log", 0),
+            "with_logs": items[0]["with_logs"], "log_mb": items[0]["log_total"] / 1e6,
             "phases_cpu": {phase: median([r["stats"]["phases"].get(phase, {}).get("cpu", 0.0) for r in items])
                            for phase in ("imports", "arguments", "run", "output")},
         }
@@ -793,28 +802,29 @@ def scenario_scale(ws: Workspace, settings: dict[str, Any], report: dict[str, An
     for row in rows_data:
         rows.append([f"{row['variable_hosts']:,} ids / {row['host_results']:,} failed", f"{row['cpu']:.3f}",
                      f"{row['cpu_per_host_us']:.0f}", "-" if row["marginal_us"] is None else f"{row['marginal_us']:.0f}",
-                     f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", f"{row['log_calls']}",
+                     f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", log_cell(row), f"{row['log_calls']}",
                      f"{row['wall']:.2f}", calls_text(Counter(row["calls"]))])
     for item in worst:
         row = figures([item], max(sizes))
         rows.append([f"{max(sizes):,} ids / {max(sizes) // 2:,} failed, 4 KiB logs", f"{row['cpu']:.3f}", f"{row['cpu_per_host_us']:.0f}",
-                     "-", f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", f"{row['log_calls']}", f"{row['wall']:.2f}",
+                     "-", f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", log_cell(row), f"{row['log_calls']}", f"{row['wall']:.2f}",
                      calls_text(Counter(row["calls"]))])
         report["scale_worst_case"] = row
     if stress:
         row = figures([stress], max(sizes))
         rows.append([f"{max(sizes):,} ids / {max(sizes):,} failed, 4 KiB logs (stress, beyond the target's case)", f"{row['cpu']:.3f}",
-                     f"{row['cpu_per_host_us']:.0f}", "-", f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", f"{row['log_calls']}",
+                     f"{row['cpu_per_host_us']:.0f}", "-", f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", log_cell(row), f"{row['log_calls']}",
                      f"{row['wall']:.2f}", calls_text(Counter(row["calls"]))])
         report["scale_stress"] = row
     for label, item in variants:
         row = figures([item], max(sizes))
         rows.append([f"{max(sizes):,} ids / {max(sizes) // 2:,} failed, {label}", f"{row['cpu']:.3f}", f"{row['cpu_per_host_us']:.0f}",
-                     "-", f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", f"{row['log_calls']}", f"{row['wall']:.2f}",
+                     "-", f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", log_cell(row), f"{row['log_calls']}", f"{row['wall']:.2f}",
                      calls_text(Counter(row["calls"]))])
         report.setdefault("scale_variants", {})[label] = row
     say(table(["run", "module CPU (s)", "CPU per variable host (µs)", f"marginal CPU per host above {smallest['variable_hosts']} (µs)",
-               "peak RSS beyond baseline (MB)", "result JSON (MB)", "log batch calls", "wall (s)", "API calls"], rows))
+               "peak RSS beyond baseline (MB)", "result JSON (MB)", "hosts with a log (log text)", "log batch calls", "wall (s)",
+               "API calls"], rows))
     say()
     phase_rows = [[f"{row['variable_hosts']:,}"] + [f"{row['phases_cpu'][phase]:.3f}" for phase in ("imports", "arguments", "run", "output")]
                   for row in rows_data]

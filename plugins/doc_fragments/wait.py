@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Options that control waiting for a job; mirrors WAIT_ARGSPEC in module_utils/_outcome.py."""
+    """Options that control waiting for a job; mirrors WAIT_ARGSPEC in module_utils/_args.py."""
 
     DOCUMENTATION = r"""
 options:

@@ -5,10 +5,12 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""Connection and scope options shared by every module, and what they turn into.
+"""Options shared by the modules, and what they turn into.
 
-``CONNECTION_ARGSPEC`` and ``SCOPE_ARGSPEC`` are mirrored by the doc fragments
-``blueking.job.connection`` and ``blueking.job.scope``; change both together.
+``CONNECTION_ARGSPEC``, ``SCOPE_ARGSPEC`` and ``WAIT_ARGSPEC`` are mirrored by the doc fragments
+``blueking.job.connection``, ``blueking.job.scope`` and ``blueking.job.wait``; change both together.
+The wait options live here, not with the wait (``_outcome``), so that a task that does not wait
+never imports (and compiles) the wait.
 """
 
 from __future__ import annotations
@@ -58,6 +60,21 @@ MAX_SECONDS = 7 * 24 * 3600.0
 TENANT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
+HOST_RESULT_CHOICES = ("none", "failed", "all")
+WAITING_USER_CHOICES = ("wait", "fail", "return")
+MAX_LOG_BYTES = 1 << 40  # a bound, so that absurd values fail clearly
+
+# The options that control waiting; shared by execute_job_plan and job_instance_info.
+WAIT_ARGSPEC: dict[str, dict[str, Any]] = {
+    "wait_timeout": {"type": "int", "default": 3600},
+    "poll_interval": {"type": "float", "default": 1.0},
+    "poll_max_interval": {"type": "float", "default": 10.0},
+    "on_waiting_user": {"type": "str", "default": "wait", "choices": list(WAITING_USER_CHOICES)},
+    "log_max_bytes": {"type": "int", "default": 4096},
+    "log_total_max_bytes": {"type": "int", "default": 1048576},
+}
+
+
 def scope_params(params: dict[str, Any]) -> dict[str, Any]:
     """The scope fields of a request, in exactly the form the user chose."""
     if params.get("bk_biz_id") is not None:
@@ -82,6 +99,18 @@ def seconds(value: Any, option: str, *, maximum: float = MAX_SECONDS) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= maximum:
         raise InputError(f"{option} must be a positive number of seconds, at most {maximum:g}, got {value!r}.")
     return float(value)
+
+
+def check_wait_options(params: dict[str, Any]) -> None:
+    seconds(params["wait_timeout"], "wait_timeout")
+    seconds(params["poll_interval"], "poll_interval", maximum=3600)
+    seconds(params["poll_max_interval"], "poll_max_interval", maximum=3600)
+    if params["poll_max_interval"] < params["poll_interval"]:
+        raise InputError(
+            f"poll_max_interval ({params['poll_max_interval']:g}) must not be smaller than poll_interval ({params['poll_interval']:g}).")
+    for option in ("log_max_bytes", "log_total_max_bytes"):
+        if not 0 <= params[option] <= MAX_LOG_BYTES:
+            raise InputError(f"{option} must be 0 (no logs) or more, at most {MAX_LOG_BYTES}, got {params[option]}.")
 
 
 def http_url(value: str, option: str, *, allow_userinfo: bool = False) -> str:

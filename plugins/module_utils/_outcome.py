@@ -20,8 +20,7 @@ import re
 import time
 from typing import Any, Callable
 
-from ansible_collections.blueking.job.plugins.module_utils._args import seconds
-from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, InputError, JobFailedError
+from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError
 
 # code: (name, what the wait does with it)
 #   ok: success; warn: success with a warning; fail: failure; poll: keep waiting; user: on_waiting_user decides
@@ -57,9 +56,6 @@ HOST_OK = frozenset({3, 9})
 STRING_VAR_TYPE = 1  # the only global variable type get_job_instance_global_var_value returns
 HOST_RUNNING = frozenset({5, 7})
 
-HOST_RESULT_CHOICES = ("none", "failed", "all")
-WAITING_USER_CHOICES = ("wait", "fail", "return")
-MAX_LOG_BYTES = 1 << 40  # a bound, so that absurd values fail clearly
 LOG_BATCH = 500  # batch_get_job_instance_ip_log refuses more hosts (1241007)
 HISTORY_DAYS = 7  # how far back earlier runs of the plan are looked for (JOB allows at most 30 days per query)
 INSTANCE_STAMP = re.compile(r"_\d{17}$")
@@ -71,16 +67,6 @@ AIM_MARGIN = 0.1  # seconds: aim just after the predicted end, which the launch'
 TERMINATE_GRACE = 30.0  # seconds to see a terminated job reach its final status
 MAX_POLL_FAILURES = 5  # consecutive failed polls (each already retried by the client)
 
-# The options that control waiting; shared by execute_job_plan and job_instance_info.
-WAIT_ARGSPEC: dict[str, dict[str, Any]] = {
-    "wait_timeout": {"type": "int", "default": 3600},
-    "poll_interval": {"type": "float", "default": 1.0},
-    "poll_max_interval": {"type": "float", "default": 10.0},
-    "on_waiting_user": {"type": "str", "default": "wait", "choices": list(WAITING_USER_CHOICES)},
-    "log_max_bytes": {"type": "int", "default": 4096},
-    "log_total_max_bytes": {"type": "int", "default": 1048576},
-}
-
 
 def status_name(code: Any) -> str:
     return STATUSES.get(code, (f"unknown_{code}", "poll"))[0]
@@ -88,18 +74,6 @@ def status_name(code: Any) -> str:
 
 def host_status_name(code: Any) -> str:
     return HOST_STATUS_NAMES.get(code, f"unknown_{code}")
-
-
-def check_wait_options(params: dict[str, Any]) -> None:
-    seconds(params["wait_timeout"], "wait_timeout")
-    seconds(params["poll_interval"], "poll_interval", maximum=3600)
-    seconds(params["poll_max_interval"], "poll_max_interval", maximum=3600)
-    if params["poll_max_interval"] < params["poll_interval"]:
-        raise InputError(
-            f"poll_max_interval ({params['poll_max_interval']:g}) must not be smaller than poll_interval ({params['poll_interval']:g}).")
-    for option in ("log_max_bytes", "log_total_max_bytes"):
-        if not 0 <= params[option] <= MAX_LOG_BYTES:
-            raise InputError(f"{option} must be 0 (no logs) or more, at most {MAX_LOG_BYTES}, got {params[option]}.")
 
 
 class PollSchedule:

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any
 
@@ -100,6 +99,8 @@ def check_against_plan(entries: list[dict[str, Any]], plan: dict[str, Any]) -> l
         var = _find(entry, by_id, by_name)
         label = f"id {entry['id']}" if "id" in entry else repr(entry["name"])
         if var is None:
+            import difflib  # only on a mismatch: a few ms off every task that matches
+
             hint = difflib.get_close_matches(str(entry.get("name", "")), [str(name) for name in by_name], n=1)
             problems.append(f"unknown variable {label}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
             continue

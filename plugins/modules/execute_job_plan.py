@@ -268,7 +268,8 @@ steps:
     hosts:
       description:
         - Per-host results, each with C(bk_host_id), C(ip), C(bk_cloud_id), C(status), C(status_name), C(exit_code),
-          C(error_code), C(tag) and C(log) (the last O(log_max_bytes) bytes of its log).
+          C(error_code), C(tag) and C(log) (the last O(log_max_bytes) bytes of its log; null once the logs returned
+          reach O(log_total_max_bytes), failed hosts' logs coming first).
       type: list
       elements: dict
 host_summary:
@@ -300,11 +301,18 @@ error:
 import time
 from typing import Any
 
-from ansible_collections.blueking.job.plugins.module_utils._args import http_url, job_instance_url, positive_int, scope_params
+from ansible_collections.blueking.job.plugins.module_utils._args import (
+    HOST_RESULT_CHOICES,
+    WAIT_ARGSPEC,
+    check_wait_options,
+    http_url,
+    job_instance_url,
+    positive_int,
+    scope_params,
+)
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
-from ansible_collections.blueking.job.plugins.module_utils._outcome import HOST_RESULT_CHOICES, WAIT_ARGSPEC, check_wait_options, follow_job
 from ansible_collections.blueking.job.plugins.module_utils._plan import check_against_plan, diff, masked, password_values, plan_detail, plan_id_by_name
 from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list
 
@@ -402,6 +410,9 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: A
         return result
     if listener is not None:
         listener.expect(launched["job_instance_id"])
+    # Imported only here: a task that does not wait never loads (and, from AnsiballZ's zip, compiles) the wait.
+    from ansible_collections.blueking.job.plugins.module_utils._outcome import follow_job
+
     return follow_job(client, scope, launched["job_instance_id"], params, known=result, host_results=params["host_results"],
                       terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn, launched_at=launched_at,
                       plan=plan, wakeup=listener)

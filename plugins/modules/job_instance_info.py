@@ -151,16 +151,17 @@ error:
 
 from typing import Any
 
-from ansible_collections.blueking.job.plugins.module_utils._args import job_instance_url, positive_int, scope_params
-from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError
-from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
-from ansible_collections.blueking.job.plugins.module_utils._outcome import (
+from ansible_collections.blueking.job.plugins.module_utils._args import (
     HOST_RESULT_CHOICES,
     WAIT_ARGSPEC,
-    JobWatcher,
     check_wait_options,
-    follow_job,
+    job_instance_url,
+    positive_int,
+    scope_params,
 )
+from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError
+from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
+from ansible_collections.blueking.job.plugins.module_utils._outcome import JobWatcher, follow_job
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "job_instance_id": {"type": "int", "required": True},

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from ansible_collections.blueking.job.plugins.module_utils import _outcome
+from ansible_collections.blueking.job.plugins.module_utils._args import check_wait_options
 from ansible_collections.blueking.job.plugins.module_utils._client import Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import JobFailedError
 
@@ -86,7 +87,7 @@ def test_host_summary_counts_distinct_hosts_worst_state_wins():
 
 def test_wait_options_are_checked():
     with pytest.raises(Exception, match="poll_max_interval"):
-        _outcome.check_wait_options({**PARAMS, "poll_interval": 2, "poll_max_interval": 1})
+        check_wait_options({**PARAMS, "poll_interval": 2, "poll_max_interval": 1})
 
 
 @pytest.fixture(scope="module")
