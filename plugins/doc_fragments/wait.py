@@ -21,9 +21,8 @@ options:
         O(poll_max_interval).
       - When C(execute_job_plan) waits for a job whose plan has run successfully in the last 7 days, it aims its polls
         at the end those runs predict instead (one C(get_job_instance_list) call; the median length of up to 5 recent
-        runs). It polls at that moment, then every 5 % of that length (at least 0.2 s, at most O(poll_interval))
-        until half as long again has passed, then backs off as above. Its option C(callback_listen) ends the wait
-        on JOB's callback instead.
+        runs). It polls at that moment, then backs off as above but starting from 5 % of that length (at least
+        0.2 s, at most O(poll_interval)). Its option C(callback_listen) ends the wait on JOB's callback instead.
     type: float
     default: 1
   poll_max_interval:

@@ -53,13 +53,12 @@ HOST_STATUS_NAMES: dict[int, str] = {
     399: "task_error", 403: "terminated", 404: "terminate_failed", 500: "unknown",
 }
 HOST_OK = frozenset({3, 9})
-STRING_VAR_TYPE = 1  # the only global variable type get_job_instance_global_var_value returns
 HOST_RUNNING = frozenset({5, 7})
 
 LOG_BATCH = 500  # batch_get_job_instance_ip_log refuses more hosts (1241007)
 HISTORY_DAYS = 7  # how far back earlier runs of the plan are looked for (JOB allows at most 30 days per query)
-INSTANCE_STAMP = re.compile(r"_\d{17}$")
 HISTORY_RUNS = 5  # the expected length of a job is the median of this many recent successful runs of its plan
+INSTANCE_STAMP = re.compile(r"_\d{17}$")  # JOB names an API launch <plan name>_<yyyyMMddHHmmssSSS>
 FINE_POLL_MIN = 0.2  # seconds: the shortest interval between polls near a job's expected end
 HOST_POLLS = 3  # at most this many polls of a big job ask for host results before the job is known to have ended
 SMALL_JOB_HOSTS = 500  # host results per poll below which asking for them on every late poll costs JOB little
@@ -173,8 +172,9 @@ class JobWatcher:
             reply = self.client.call("get_job_instance_list", query, stage="wait")
         except BKJobError:
             return None
+        data = reply.data if isinstance(reply.data, dict) else {}
         runs = []
-        for item in (reply.data or {}).get("data") or [] if isinstance(reply.data, dict) else []:
+        for item in data.get("data") or []:
             created, ended = item.get("create_time"), item.get("end_time")
             if (item.get("job_plan_id") == job_plan_id and isinstance(created, int) and isinstance(ended, int)
                     and ended >= created and (item.get("job_instance_id") or item.get("id")) != self.job_instance_id):
@@ -193,7 +193,6 @@ class JobWatcher:
         schedule = schedule or PollSchedule(params, self.clock())
         deadline = self.clock() + params["wait_timeout"]
         failures = 0
-        data = None
         while True:
             delay, with_hosts = schedule.next(self.clock())
             pause = max(0.0, min(delay, deadline - self.clock()))
@@ -322,7 +321,7 @@ class JobWatcher:
         Each log keeps its last ``max_bytes``; all logs together stop at ``total_bytes``, so that a job with
         thousands of failed hosts gives a result Ansible, AWX and a terminal can still hold.
         """
-        budget = [total_bytes]
+        budget = total_bytes
         try:
             for failed in (True, False):
                 for step, hosts in steps:
@@ -330,20 +329,22 @@ class JobWatcher:
                     if step["type"] not in (1, 2) or not chosen:
                         continue
                     for start in range(0, len(chosen), LOG_BATCH):
-                        if budget[0] <= 0:
+                        if budget <= 0:
                             break
-                        self._fetch_logs(step["step_instance_id"], chosen[start:start + LOG_BATCH], max_bytes, budget)
+                        budget -= self._fetch_logs(step["step_instance_id"], chosen[start:start + LOG_BATCH], max_bytes, budget)
         except BKJobError as err:
             self.warn(f"Host logs of job instance {self.job_instance_id} could not be read, results carry none: {err.msg}")
             return
-        if budget[0] <= 0:
+        if budget <= 0:
             left_out = sum(1 for step, hosts in steps if step["type"] in (1, 2) for host in hosts if host.get("log") is None)
             if left_out:
                 self.warn(f"Logs of {left_out} hosts of job instance {self.job_instance_id} are left out of the result: the logs "
                           f"returned already reach log_total_max_bytes ({total_bytes} bytes). Read them in JOB's web console, "
                           "or raise log_total_max_bytes.")
 
-    def _fetch_logs(self, step_instance_id: int, hosts: list[dict[str, Any]], max_bytes: int, budget: list[int]) -> None:
+    def _fetch_logs(self, step_instance_id: int, hosts: list[dict[str, Any]], max_bytes: int, budget: int) -> int:
+        """Attach each host's log tail (``max_bytes`` each, ``budget`` bytes in all); the bytes attached."""
+        used = 0
         by_id = {host["bk_host_id"]: host for host in hosts if host.get("bk_host_id")}
         by_ip = {(host.get("bk_cloud_id"), host.get("ip")): host for host in hosts}
         selector: dict[str, Any] = (
@@ -360,10 +361,11 @@ class JobWatcher:
                 text = "".join(str(item.get("log_content") or "") for item in entry.get("file_logs") or [])
             else:
                 text = str(entry.get("log_content") or "")
-            if budget[0] <= 0:
+            if used >= budget:
                 continue
-            host["log"] = tail(text, min(max_bytes, budget[0]))
-            budget[0] -= len(host["log"].encode("utf-8"))
+            host["log"] = tail(text, min(max_bytes, budget - used))
+            used += len(host["log"].encode("utf-8"))
+        return used
 
     def _output_vars(self) -> dict[str, str]:
         """String variables after the run (JOB returns only type-1 variables), the last step's value winning."""
@@ -445,22 +447,22 @@ def _failed_hosts(result: dict[str, Any]) -> str:
 
 def follow_job(client: Any, scope: dict[str, Any], job_instance_id: int, params: dict[str, Any], *, known: dict[str, Any],
                host_results: str, terminate_on_timeout: bool, warn: Callable[[str], None],
-               launched_at: float | None = None, plan: dict[str, Any] | None = None, wakeup: Any = None) -> dict[str, Any]:
+               launched_at: float | None = None, plan_name: str | None = None, output_vars: bool = True,
+               wakeup: Any = None) -> dict[str, Any]:
     """Wait for the job, report it and apply the outcome rules; every failure keeps ``known`` (the instance id).
 
     ``launched_at`` (time.monotonic() at the launch) lets the wait aim its polls at the end that earlier runs of
-    the plan (``known["job_plan_id"]``) predict. ``plan`` is the plan's detail when it was read: a plan without
-    string variables has no output variables to read. ``wakeup``: see JobWatcher.wait.
+    the plan (``known["job_plan_id"]``, named ``plan_name`` when known) predict. ``output_vars=False``: the plan
+    has none to read. ``wakeup``: see JobWatcher.wait.
     """
     watcher = JobWatcher(client, scope, job_instance_id, warn=warn)
     if wakeup is not None:
         schedule = PollSchedule(params, watcher.clock(), callback=True)
     elif launched_at is not None:
-        expected = watcher.expected_seconds(known.get("job_plan_id"), (plan or {}).get("name") or plan_name_of(known.get("job_instance_name")))
+        expected = watcher.expected_seconds(known.get("job_plan_id"), plan_name or plan_name_of(known.get("job_instance_name")))
         schedule = PollSchedule(params, launched_at, expected=expected)
     else:
         schedule = None
-    output_vars = plan is None or any(var.get("type") == STRING_VAR_TYPE for var in plan.get("global_var_list") or [])
     try:
         watcher.wait(params, terminate_on_timeout=terminate_on_timeout, schedule=schedule, wakeup=wakeup)
     except JobFailedError as err:

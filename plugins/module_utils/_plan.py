@@ -20,6 +20,7 @@ MASK = "********"
 
 # TaskVariableTypeEnum (bk-job-api-facts §7).
 VAR_TYPE_NAMES = {1: "string", 2: "namespace", 3: "host_list", 4: "password", 5: "associative_array", 6: "indexed_array"}
+STRING_VAR_TYPE = 1
 HOST_VAR_TYPE = 3
 PASSWORD_VAR_TYPE = 4
 STEP_TYPE_NAMES = {1: "script", 2: "file", 3: "confirm", 4: "sql"}
@@ -61,6 +62,11 @@ def plan_detail(client: Any, scope: dict[str, Any], job_plan_id: int) -> dict[st
     if not isinstance(reply.data, dict):
         raise APIError(f"get_job_plan_detail returned no plan for job_plan_id {job_plan_id}.", stage="lookup", api="get_job_plan_detail")
     return reply.data
+
+
+def has_output_vars(plan: dict[str, Any]) -> bool:
+    """Whether a run of this plan can have output variables: get_job_instance_global_var_value returns string ones only."""
+    return any(var.get("type") == STRING_VAR_TYPE for var in plan.get("global_var_list") or [])
 
 
 def describe_variable(var: dict[str, Any]) -> dict[str, Any]:

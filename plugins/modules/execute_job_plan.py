@@ -313,7 +313,15 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
-from ansible_collections.blueking.job.plugins.module_utils._plan import check_against_plan, diff, masked, password_values, plan_detail, plan_id_by_name
+from ansible_collections.blueking.job.plugins.module_utils._plan import (
+    check_against_plan,
+    diff,
+    has_output_vars,
+    masked,
+    password_values,
+    plan_detail,
+    plan_id_by_name,
+)
 from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -415,7 +423,7 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: A
 
     return follow_job(client, scope, launched["job_instance_id"], params, known=result, host_results=params["host_results"],
                       terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn, launched_at=launched_at,
-                      plan=plan, wakeup=listener)
+                      plan_name=(plan or {}).get("name"), output_vars=plan is None or has_output_vars(plan), wakeup=listener)
 
 
 def main() -> None:
