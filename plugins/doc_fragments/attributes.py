@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    """Attributes shared by every blueking.job module."""
+    """Attributes shared by every blueking.job module (with ansible.builtin.action_common_attributes)."""
 
     DOCUMENTATION = r"""
 attributes:
@@ -15,4 +15,15 @@ attributes:
     support: full
     membership:
       - blueking.job.bk_job
+  platform:
+    platforms: all
+"""
+
+    # The modules that only read JOB.
+    INFO_MODULE = r"""
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: N/A
 """

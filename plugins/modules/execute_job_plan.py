@@ -32,8 +32,6 @@ attributes:
   diff_mode:
     support: full
     details: Shows the plan's default variable values against the values the launch sends, passwords masked.
-  platform:
-    platforms: all
 options:
   job_plan_id:
     description:

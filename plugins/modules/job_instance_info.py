@@ -22,15 +22,9 @@ extends_documentation_fragment:
   - blueking.job.connection
   - blueking.job.scope
   - blueking.job.attributes
+  - blueking.job.attributes.info_module
   - blueking.job.wait
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: all
 options:
   job_instance_id:
     description: Id of the job instance.

@@ -20,14 +20,8 @@ extends_documentation_fragment:
   - blueking.job.connection
   - blueking.job.scope
   - blueking.job.attributes
+  - blueking.job.attributes.info_module
   - ansible.builtin.action_common_attributes
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: N/A
-  platform:
-    platforms: all
 options:
   job_plan_id:
     description: Id of one plan to describe. Without it, the plans of the scope are listed.
