@@ -13,10 +13,8 @@ from __future__ import annotations
 import http.client
 import json
 import socket
-import sys
 import threading
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -27,10 +25,7 @@ from ansible_collections.blueking.job.plugins.module_utils._client import Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 from ansible_collections.blueking.job.plugins.module_utils._outcome import JobWatcher
 
-REPO = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(REPO / "tests" / "emulator"))
-
-from process import Emulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by tests/unit/plugins/conftest.py
 
 CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
 SCOPE = {"bk_biz_id": 2}

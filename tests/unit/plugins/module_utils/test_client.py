@@ -7,8 +7,6 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -24,26 +22,11 @@ from ansible_collections.blueking.job.plugins.module_utils._errors import (
     TransportError,
 )
 
-REPO = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(REPO / "tests" / "emulator"))
-
-from process import Emulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by tests/unit/plugins/conftest.py
 
 SECRET = "demo-app-secret-9f2c41"
 CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": SECRET, "bk_username": "admin"}
 SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
-
-
-@pytest.fixture()
-def job(emulator):
-    emulator.reset()
-    return emulator
 
 
 class Sleeps(list):

@@ -6,9 +6,7 @@
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -17,10 +15,6 @@ from ansible_collections.blueking.job.plugins.module_utils._args import check_wa
 from ansible_collections.blueking.job.plugins.module_utils._client import Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import JobFailedError
 
-REPO = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(REPO / "tests" / "emulator"))
-
-from process import Emulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
 
 CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
 SCOPE = {"bk_biz_id": 2}
@@ -88,12 +82,6 @@ def test_host_summary_counts_distinct_hosts_worst_state_wins():
 def test_wait_options_are_checked():
     with pytest.raises(Exception, match="poll_max_interval"):
         check_wait_options({**PARAMS, "poll_interval": 2, "poll_max_interval": 1})
-
-
-@pytest.fixture(scope="module")
-def emulator():
-    with Emulator() as running:
-        yield running
 
 
 def test_wait_backs_off_to_the_ceiling_and_returns_at_the_end(emulator):

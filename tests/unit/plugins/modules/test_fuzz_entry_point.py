@@ -25,8 +25,6 @@ import math
 import os
 import signal
 import socket
-import sys
-from pathlib import Path
 
 import hypothesis
 import pytest
@@ -38,10 +36,7 @@ from ansible.module_utils.common.validation import check_type_float, check_type_
 
 from ansible_collections.blueking.job.plugins.modules import execute_job_plan, job_instance_info, job_plan_info
 
-REPO = Path(__file__).resolve().parents[4]
-sys.path.insert(0, str(REPO / "tests" / "emulator"))
-
-from process import Emulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
+from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by tests/unit/plugins/conftest.py
 
 APP_CODE = "bk-demo-app"
 APP_SECRET = "demo-app-secret-9f2c41"
