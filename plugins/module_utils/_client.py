@@ -55,6 +55,7 @@ USER_AGENT = f"blueking.job/{COLLECTION_VERSION} (Ansible collection)"
 API_METHODS = {
     "execute_job_plan": "POST",
     "operate_job_instance": "POST",
+    "operate_step_instance": "POST",
     "batch_get_job_instance_ip_log": "POST",
     "get_job_instance_status": "GET",
     "get_job_instance_ip_log": "GET",
@@ -66,13 +67,17 @@ API_METHODS = {
 
 # Calls that change JOB. They are sent exactly once: a retry after the request may have reached
 # JOB could launch (or stop) a job twice.
-MUTATING_APIS = frozenset({"execute_job_plan", "operate_job_instance"})
+MUTATING_APIS = frozenset({"execute_job_plan", "operate_job_instance", "operate_step_instance"})
 
 # ESB codes that mean "who you are was not accepted" (blueking-apigateway src/esb/esb/common/errors.py).
 ESB_AUTH_CODES = frozenset({1306000, 1306401, 1306402, 1306403, 1306406})
 ESB_RATE_LIMIT_CODE = 1306429
 ESB_COMPONENT_NOT_FOUND = 1306404
 PERMISSION_DENIED_CODE = 9900403
+# ESB gave up on JOB (1306201: timeout or 5xx from JOB; 1306203: TLS to JOB failed) and JOB's own failures
+# (1240001: a service is down; 1240002: internal error). The request may or may not have done its work: a read
+# is sent again, a launch is an unclear answer (blueking-apigateway esb/common/errors.py; bk-job ErrorCode.java).
+TRANSIENT_CODES = frozenset({1306201, 1306203, 1240001, 1240002})
 # JOB's own gateway: 1247001 user missing / not logged in, 1247002 no user, 1247004/1247403 app.
 JOB_GATEWAY_AUTH_CODES = frozenset({1247001, 1247002, 1247004, 1247403, 1247404})
 
@@ -132,14 +137,21 @@ class Client:
 
     # ----------------------------------------------------------------------------------------------
     def call(self, api: str, params: dict[str, Any], *, stage: str) -> Reply:
-        """Send one JOB API call and return its ``data``; read-only calls retry transient failures."""
-        attempts = 1 if api in MUTATING_APIS else self.max_attempts
+        """Send one JOB API call; the answer's ``data`` and ids as a ``Reply``.
+
+        Transient failures are retried with bounded backoff (``max_attempts`` in all, honouring a rate limit's
+        reset): every one for a read; for a call that changes JOB (MUTATING_APIS) only those that provably never
+        reached JOB (``reached_job is False``: refused connection, DNS, gateway or ESB rate limit), so that nothing
+        is done twice. Raises a ``BKJobError`` subclass otherwise.
+        """
+        mutating = api in MUTATING_APIS
         attempt = 1
         while True:
             try:
                 return self._send(api, params, stage)
             except BKJobError as err:
-                if not err.transient or attempt >= attempts:
+                retry = err.transient and (err.reached_job is False or not mutating)
+                if not retry or attempt >= self.max_attempts:
                     raise
                 self._sleep(self._retry_delay(attempt, err))
                 attempt += 1
@@ -228,7 +240,7 @@ class Client:
             raise AuthError(
                 f"JOB answered {api} with HTTP 401 (no verified identity reached it): bk_api_url must be the ESB root "
                 "or the bk-job API gateway stage root, not JOB's own address.",
-                code=envelope.get("code"), message=self._message(envelope), **context, **ids)
+                code=envelope.get("code"), message=self._message(envelope), reached_job=False, **context, **ids)
         if status == 404:
             raise self._not_found(f"HTTP 404: {self._snippet(response.text)}", {**context, **ids})
         if body is None:
@@ -267,11 +279,11 @@ class Client:
         if status == 400 and code == 1640001:
             return AuthError(
                 f"The API gateway rejected the request for {api} ({said}): check bk_app_code, bk_app_secret and "
-                "bk_username/bk_token, or bk_access_token.", **details)
+                "bk_username/bk_token, or bk_access_token.", reached_job=False, **details)
         if status == 403:
             return AuthError(
                 f"The API gateway refused {api} ({said}): the app needs permission to the bk-job gateway resource "
-                "(apply in the BlueKing developer center), or the controller's IP is not allowed.", **details)
+                "(apply in the BlueKing developer center), or the controller's IP is not allowed.", reached_job=False, **details)
         if status == 404:
             return self._not_found(said, details)
         return GatewayError(f"The API gateway failed {api} ({said}){_maybe_started(api) if status >= 500 else '.'}", **details)
@@ -280,7 +292,7 @@ class Client:
         where = ("the ESB root, e.g. https://paas.example.com" if self.api_type == "esb"
                  else "the bk-job stage root, e.g. https://bkapi.example.com/api/bk-job/prod")
         return GatewayError(f"{SURFACE_NAMES[self.api_type]} has no {details['api']} at {self.api_url} ({said}): "
-                            f"bk_api_url must be {where}, and bk_api_type must match it.", **details)
+                            f"bk_api_url must be {where}, and bk_api_type must match it.", reached_job=False, **details)
 
     def _business_error(self, envelope: dict, context: dict[str, Any], ids: dict[str, Any]) -> BKJobError:
         api = context["api"]
@@ -298,16 +310,21 @@ class Client:
                 permission=permission, **details)
         if status >= 500:
             return GatewayError(f"{surface} failed {api} with HTTP {status} ({said}){_maybe_started(api)}", **details)
+        if code in TRANSIENT_CODES:
+            failed = "ESB got no usable answer from JOB" if code in (1306201, 1306203) else "JOB failed on its side"
+            err = APIError(f"{failed} for {api} ({said}){_maybe_started(api)}", reached_job=None, **details)
+            err.transient = True
+            return err
         if code in ESB_AUTH_CODES or code in JOB_GATEWAY_AUTH_CODES:
             return AuthError(
                 f"{surface} did not accept the credentials for {api} ({said}): check bk_app_code, bk_app_secret and "
-                "bk_username/bk_token, or bk_access_token.", **details)
+                "bk_username/bk_token, or bk_access_token.", reached_job=False, **details)
         if code == ESB_RATE_LIMIT_CODE:
             return RateLimitError(f"ESB rate-limited {api} ({said}): wait and retry.", **details)
         if code == ESB_COMPONENT_NOT_FOUND:
             return APIError(
                 f"ESB has no component {api} ({said}): check that bk_api_url is the ESB root and that JOB v3 is installed.",
-                **details)
+                reached_job=False, **details)
         return APIError(f"JOB refused {api} ({said}).", **details)
 
     # ----------------------------------------------------------------------------------------------

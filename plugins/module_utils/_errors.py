@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 # Where in the task's life a failure happened; the ``error.stage`` result field.
-STAGES = ("validate", "auth", "lookup", "launch", "wait", "logs", "terminate")
+STAGES = ("validate", "auth", "lookup", "launch", "wait", "logs", "terminate", "operate")
+_UNSET = object()  # reached_job not given: the class's own value stands
 
 
 class BKJobError(Exception):
@@ -26,6 +27,11 @@ class BKJobError(Exception):
     kind = "error"
     # Whether a read-only call may be sent again after this failure.
     transient = False
+    # Whether the request reached JOB: True when JOB (or ESB/the gateway on its behalf) answered it for certain,
+    # False when it provably never got past the transport, ESB or the gateway (so even a launch may be sent
+    # again), None when nobody can tell (read timeout, reset after sending, 5xx, unreadable answer, ESB's wrapped
+    # JOB timeout 1306201/1306203, JOB's own 1240001/1240002): a launch answered so is unclear.
+    reached_job: bool | None = True
 
     def __init__(
         self,
@@ -40,8 +46,11 @@ class BKJobError(Exception):
         job_request_id: str | None = None,
         permission: dict | None = None,
         retry_after: float | None = None,
+        reached_job: Any = _UNSET,
     ) -> None:
         super().__init__(msg)
+        if reached_job is not _UNSET:
+            self.reached_job = reached_job
         self.msg = msg
         self.stage = stage
         self.api = api
@@ -109,14 +118,19 @@ class GatewayError(BKJobError):
         super().__init__(msg, **kwargs)
         status = self.http_status or 0
         self.transient = status >= 500
+        if status >= 500 and "reached_job" not in kwargs:
+            self.reached_job = None
 
 
 class RateLimitError(GatewayError):
     """HTTP 429 (gateway 16429xx) or ESB 1306429; ``retry_after`` from ``X-Bkapi-RateLimit-Reset``."""
 
     kind = "rate_limit"
+    # The gateway (or ESB) refuses before it forwards anything to JOB.
+    reached_job = False
 
     def __init__(self, msg: str, **kwargs: Any) -> None:
+        kwargs.setdefault("reached_job", False)
         super().__init__(msg, **kwargs)
         self.transient = True
 
@@ -130,6 +144,7 @@ class InvalidResponseError(BKJobError):
 
     kind = "invalid_response"
     transient = True
+    reached_job = None
 
 
 class TransportError(BKJobError):
@@ -143,6 +158,7 @@ class TransportError(BKJobError):
     transient = True
 
     def __init__(self, msg: str, *, may_have_reached_server: bool, **kwargs: Any) -> None:
+        kwargs.setdefault("reached_job", None if may_have_reached_server else False)
         super().__init__(msg, **kwargs)
         self.may_have_reached_server = may_have_reached_server
 

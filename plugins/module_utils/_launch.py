@@ -18,12 +18,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ansible_collections.blueking.job.plugins.module_utils._errors import (
-    BKJobError,
-    GatewayError,
-    InvalidResponseError,
-    TransportError,
-)
+from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, InvalidResponseError
 
 WINDOW_SECONDS = 60  # tolerance around the send, for clock skew between the controller and JOB
 LOOKUP_ATTEMPTS = 3  # JOB may record the instance a moment after the connection broke
@@ -32,12 +27,8 @@ TASK_TYPE_PLAN = 0
 
 
 def ambiguous(err: BKJobError) -> bool:
-    """Whether JOB may have created the job although the launch did not get a clear answer."""
-    if isinstance(err, TransportError):
-        return err.may_have_reached_server
-    if isinstance(err, InvalidResponseError):
-        return True
-    return isinstance(err, GatewayError) and (err.http_status or 0) >= 500
+    """Whether JOB may have created the job although the launch did not get a clear answer (see BKJobError.reached_job)."""
+    return err.reached_job is None
 
 
 def launch_once(client: Any, payload: dict[str, Any], *, operator: str | None, warn: Callable[[str], None],
