@@ -220,7 +220,26 @@ BEHAVIOUR_RULES = {
     "log_bytes": (lambda value: _is_int(value, 0, 10 ** 7), "an integer 0..10000000"),
     "output_vars": (lambda value: isinstance(value, dict) and all(isinstance(item, str) for item in value.values()),
                     "an object of string values"),
+    "job_version": (lambda value: value is None or _job_version(value) is not None, "null or a version such as \"3.6.4\""),
 }
+
+
+def _job_version(value):
+    """"3.9.2" -> (3, 9, 2); None for anything else."""
+    match = re.fullmatch(r"\s*v?(\d+)\.(\d+)(?:\.(\d+))?\S*\s*", value) if isinstance(value, str) else None
+    return tuple(int(part or 0) for part in match.groups()) if match else None
+
+
+# What an older JOB does differently, by the first version that behaves as today (behaviour job_version):
+# EsbExecuteJobV3Request.startTask came with 3.10 (older JOB starts every launch), EsbServerV3DTO.hostIds with
+# 3.7 (older JOB reads ip_list only), and 3.5.x answered finished: true while a job waited for a person (status 7).
+LEGACY_SINCE = {"start_task": (3, 10, 0), "host_id_list": (3, 7, 0), "finished_is_terminal": (3, 6, 0)}
+
+
+def legacy_behaviour(behaviour, feature):
+    """True when the launch's job_version predates feature (a LEGACY_SINCE key)."""
+    version = _job_version(behaviour.get("job_version"))
+    return version is not None and version < LEGACY_SINCE[feature]
 
 # ---------------------------------------------------------------------------
 # Errors and envelopes (the one place where answer bodies are shaped)
@@ -489,12 +508,14 @@ def _host_results(step, state):
 
 
 def terminate_instance(instance, status, at_ms):
-    """Record a terminate (status 11: 10 first, for terminate_seconds; 8: straight there); caller holds the lock."""
+    """Record a terminate (status 11: 10 first, for terminate_seconds; 8: straight there); caller holds the lock.
+
+    TaskExecuteServiceImpl.terminateJob: only a running (2) or waiting (7) job may be terminated, anything else
+    (not started 1, terminating 10, finished) is FailedPreconditionException UNSUPPORTED_OPERATION 1241003.
+    """
     progress = compute_progress(instance, at_ms, with_hosts=False)
-    if instance["start_time"] is None or progress["status"] in FINISHED_STATUSES:
-        raise JobError(1241014, "不支持的操作")
-    if instance["terminate"] is not None:
-        raise JobError(1244015, "任务正在终止中，请不要重复操作")
+    if progress["status"] not in (2, 7) or instance["terminate"] is not None:
+        raise JobError(1241003, "不支持的操作")
     instance["terminate"] = {"at": at_ms, "status": status, "stopping_ms": _ms(instance["behaviour"].get("terminate_seconds", 0.3))}
 
 
@@ -503,7 +524,7 @@ def confirm_instance(instance, action, at_ms):
     progress = compute_progress(instance, at_ms, with_hosts=False)
     index = progress["active"]
     if progress["status"] != 7 or index is None or instance["steps"][index]["type"] != STEP_CONFIRM:
-        raise JobError(1241014, f"job instance {instance['job_instance_id']} is not waiting for a confirmation "
+        raise JobError(1241003, f"job instance {instance['job_instance_id']} is not waiting for a confirmation "
                                 f"(status {progress['status']})")
     confirmations = dict(instance["confirmations"])
     confirmations[index] = {"action": action, "at": at_ms}
@@ -1037,8 +1058,12 @@ def api_execute_job_plan(call):
     if plan is None or not call.in_scope(plan["scope"]):
         raise JobError(1244012, "执行方案不存在")
     strict = bool(call.state.config.get("strict_hosts"))
-    variables = resolve_variables(plan, raw_vars, plan["scope"], strict)
     behaviour = call.state.launch_behaviour(plan)
+    start_task = start_task or legacy_behaviour(behaviour, "start_task")
+    if legacy_behaviour(behaviour, "host_id_list"):
+        raw_vars = [dict(raw, server={key: value for key, value in raw["server"].items() if key != "host_id_list"})
+                    if isinstance(raw.get("server"), dict) else raw for raw in raw_vars]
+    variables = resolve_variables(plan, raw_vars, plan["scope"], strict)
     steps = _launch_steps(plan, variables, behaviour)
     created = now_ms()
     stamp = datetime.datetime.fromtimestamp(created / 1000).strftime("%Y%m%d%H%M%S") + f"{created % 1000:03d}"
@@ -1096,22 +1121,29 @@ def api_get_job_instance_status(call):
         if return_ip_result:
             item["step_ip_result_list"] = state["hosts"]
         step_list.append(item)
-    return {"finished": progress["status"] in FINISHED_STATUSES, "job_instance": job_instance,
+    finished = progress["status"] in FINISHED_STATUSES or (
+        progress["status"] == 7 and legacy_behaviour(instance["behaviour"], "finished_is_terminal"))
+    return {"finished": finished, "job_instance": job_instance,
             "step_instance_list": step_list}
 
 
 def api_operate_job_instance(call):
+    """EsbOperateJobInstanceV3ResourceImpl: a missing/invalid id or a code outside TaskOperationEnum (1 terminate,
+    2 start) is ILLEGAL_PARAM 1241002; then TaskExecuteServiceImpl.doTaskOperation: startJob only from BLANK (1),
+    else 1241015; terminateJob only from 2/7, else 1241003."""
+    job_instance_id = call.long("job_instance_id")
+    operation_code = call.long("operation_code")
+    if job_instance_id is None or job_instance_id <= 0 or operation_code not in (1, 2):
+        raise JobError(1241002, "请求参数不合法")
     instance = call.instance()
-    operation_code = call.long("operation_code", required=True)
     with call.state.lock:
+        at_ms = now_ms()
         if operation_code == 2:
-            if instance["start_time"] is not None:
+            if compute_progress(instance, at_ms, with_hosts=False)["status"] != 1 or instance["start_time"] is not None:
                 raise JobError(1241015, f"不支持的操作，请勿重复启动作业，job_instance_id={instance['job_instance_id']}")
-            instance["start_time"] = now_ms()
-        elif operation_code == 1:
-            terminate_instance(instance, 11, now_ms())
+            instance["start_time"] = at_ms
         else:
-            raise illegal_parameter("operation_code")
+            terminate_instance(instance, 11, at_ms)
     return {"job_instance_id": instance["job_instance_id"]}
 
 
@@ -1414,7 +1446,8 @@ def api_get_job_instance_list(call):
         if ip is not None and not any(host["ip"] == ip for step in instance["steps"] for host in step["hosts"]):
             continue
         matched.append(item)
-    page = [{key: value for key, value in item.items() if value is not None} for item in matched[start:start + length]]
+    # EsbTaskInstanceV3DTO has no @JsonInclude: v3 answers (default ObjectMapper) carry empty fields as null
+    page = matched[start:start + length]
     return {"data": page, "start": start, "length": length, "total": len(matched)}
 
 
@@ -1437,7 +1470,7 @@ API_TABLE = {
     "get_job_instance_list": ApiSpec("GET", (), api_get_job_instance_list),
     "get_job_plan_list": ApiSpec("GET", (), api_get_job_plan_list),
     "get_job_plan_detail": ApiSpec("GET", ("job_plan_id",), api_get_job_plan_detail),
-    "operate_job_instance": ApiSpec("POST", ("job_instance_id", "operation_code"), api_operate_job_instance),
+    "operate_job_instance": ApiSpec("POST", (), api_operate_job_instance),
 }
 
 
