@@ -113,6 +113,41 @@ bkjob_locked() {
     fi
 }
 
+# bkjob_core_python CORE -> prints the interpreter for the venv of ansible-core CORE
+# tests/requirements/core-CORE.txt may name the Python it needs in a "# python: X.Y" line
+# (ansible-core 2.20 and later need 3.12+). Without one, $PYTHON or python3 is used. Looked for,
+# in order: $PYTHON (when it is that version), pythonX.Y on PATH, then the newest X.Y under
+# pyenv's versions directory (`pyenv root`). Returns 1, printing nothing, when none runs.
+bkjob_core_python() {
+    local req="$BKJOB_ROOT/tests/requirements/core-$1.txt" want candidate root
+    want="$(sed -n 's/^# python: *\([0-9][0-9.]*\) *$/\1/p' "$req" 2>/dev/null | head -n 1)"
+    if [[ -z "$want" ]]; then
+        printf '%s\n' "${PYTHON:-python3}"
+        return 0
+    fi
+    local candidates=()
+    if [[ -n "${PYTHON:-}" ]]; then candidates+=("$PYTHON"); fi
+    candidates+=("python$want")
+    if command -v pyenv >/dev/null 2>&1 && root="$(pyenv root 2>/dev/null)" && [[ -d "$root/versions" ]]; then
+        while IFS= read -r candidate; do candidates+=("$candidate"); done < <(
+            find "$root/versions" -mindepth 3 -maxdepth 3 -path "*/versions/$want.*/bin/python$want" 2>/dev/null | sort -rV)
+    fi
+    for candidate in "${candidates[@]}"; do
+        if [[ "$("$candidate" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" == "$want" ]]; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# bkjob_core_python_wanted CORE -> the X.Y of the "# python:" line, or "any"
+bkjob_core_python_wanted() {
+    local want
+    want="$(sed -n 's/^# python: *\([0-9][0-9.]*\) *$/\1/p' "$BKJOB_ROOT/tests/requirements/core-$1.txt" 2>/dev/null | head -n 1)"
+    printf '%s\n' "${want:-any}"
+}
+
 # bkjob_python_version VENV -> "3.11"
 bkjob_python_version() {
     "$1/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])'

@@ -44,7 +44,7 @@ BK_TOKEN = "tok-admin-7d1e"
 ACCESS_TOKEN = "at-alice-55aa"
 SECRETS = (APP_SECRET, BK_TOKEN, ACCESS_TOKEN)
 MODULES = {"execute_job_plan": execute_job_plan, "job_instance_info": job_instance_info, "job_plan_info": job_plan_info}
-EXAMPLES = int(os.environ.get("BKJOB_FUZZ_EXAMPLES", "400"))
+FUZZ_EXAMPLES = int(os.environ.get("BKJOB_FUZZ_EXAMPLES", "400"))
 EXAMPLE_SECONDS = 30  # a single example running longer than this is a hang
 
 # A call waits at most this long (valid but long waits are out of the fuzz's scope: they would only wait).
@@ -384,7 +384,7 @@ def fuzz(strategy, examples):
 
 
 def test_random_arguments_never_give_a_traceback(emulator):
-    outcomes = fuzz(module_call(emulator.url), EXAMPLES)
+    outcomes = fuzz(module_call(emulator.url), FUZZ_EXAMPLES)
     print(f"\nfuzz (emulator): {sum(outcomes.values())} examples, {outcomes['failed']} failed cleanly, {outcomes['ok']} succeeded, "
           "0 tracebacks")
     assert outcomes["failed"] and outcomes["ok"], outcomes
@@ -392,7 +392,7 @@ def test_random_arguments_never_give_a_traceback(emulator):
 
 def test_random_arguments_against_a_refused_port(emulator, refused_url):
     """Every read is retried with backoff (about a second per call that gets that far), so fewer examples."""
-    outcomes = fuzz(module_call(emulator.url, refused_url), max(10, EXAMPLES // 20))
+    outcomes = fuzz(module_call(emulator.url, refused_url), max(10, FUZZ_EXAMPLES // 20))
     print(f"\nfuzz (refused port): {sum(outcomes.values())} examples, {outcomes['failed']} failed cleanly, {outcomes['ok']} succeeded")
     assert outcomes["failed"], outcomes
 
