@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Smoke target for `ansible-test integration`: starts the JOB emulator (tests/emulator) on a free
+# loopback port, runs smoke.yml (every module, through ESB and the API gateway, and one refused
+# input) against it and checks that the app secret appears nowhere in the -vvv output.
+# The full end-to-end suite is the pytest one in tests/integration/test_*.py.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# ansible-test runs this script from a copy of the target directory; the collection itself (with
+# tests/emulator) is on ANSIBLE_COLLECTIONS_PATH. The Python on PATH is the one ansible-test tests.
+python="${ANSIBLE_TEST_PYTHON_INTERPRETER:-$(command -v python || command -v python3)}"
+emulator=""
+IFS=: read -r -a collection_paths <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
+for path in "${collection_paths[@]}" "$here/../../../.."; do
+    if [[ -f "$path/ansible_collections/blueking/job/tests/emulator/bkjob_emulator.py" ]]; then
+        emulator="$path/ansible_collections/blueking/job/tests/emulator/bkjob_emulator.py"
+        break
+    fi
+done
+if [[ -z "$emulator" ]]; then
+    echo "tests/emulator/bkjob_emulator.py of blueking.job is not on ANSIBLE_COLLECTIONS_PATH (${ANSIBLE_COLLECTIONS_PATH:-unset})" >&2
+    exit 1
+fi
+work="$(mktemp -d)"
+emulator_pid=""
+cleanup() {
+    if [[ -n "$emulator_pid" ]]; then kill "$emulator_pid" 2>/dev/null || true; wait "$emulator_pid" 2>/dev/null || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+"$python" "$emulator" --port 0 --port-file "$work/port" --quiet > "$work/emulator.log" 2>&1 &
+emulator_pid=$!
+for _ in $(seq 1 300); do
+    [[ -s "$work/port" ]] && break
+    kill -0 "$emulator_pid" 2>/dev/null || break
+    sleep 0.1
+done
+if [[ ! -s "$work/port" ]]; then
+    echo "the JOB emulator did not start:" >&2
+    cat "$work/emulator.log" >&2
+    exit 1
+fi
+
+secret="demo-app-secret-9f2c41"
+export BK_API_URL="http://127.0.0.1:$(cat "$work/port")"
+export BK_APP_CODE=bk-demo-app BK_APP_SECRET="$secret" BK_USERNAME=admin
+export ANSIBLE_PYTHON_INTERPRETER="$python"
+
+ansible-playbook "$here/smoke.yml" -vvv "$@" 2>&1 | tee "$work/smoke.log"
+if grep -q "$secret" "$work/smoke.log"; then
+    echo "the app secret appears in the output" >&2
+    exit 1
+fi
