@@ -1,34 +1,49 @@
 #!/usr/bin/env bash
 # The one test command for the blueking.job collection (`make test` calls it).
 #
-# For each ansible-core line in $BKJOB_CORES (default "2.19 2.16"):
-#   setup        scripts/venv.sh CORE (pinned venv .venvs/core-CORE), copy the
-#                collection into $TMPDIR/bkjob-XXXX/ansible_collections/blueking/job,
-#                make sure ansible-test can bootstrap pip offline (get-pip stand-in)
+# First, when sanity runs and the shellcheck command is missing, the step "shellcheck setup"
+# installs it from Debian's packages (apt-get, as root), so that ansible-test's shellcheck
+# test checks something; where it cannot, the step says so and is skipped.
+# For each ansible-core line in $BKJOB_CORES (default "2.16 2.17 2.18 2.19 2.20 2.21"):
+#   setup        scripts/venv.sh CORE (pinned venv .venvs/core-CORE, on the Python that
+#                tests/requirements/core-CORE.txt names; a core whose Python this machine
+#                lacks is skipped with a message), copy the collection into
+#                $TMPDIR/bkjob-XXXX/ansible_collections/blueking/job, make sure
+#                ansible-test can bootstrap pip offline (get-pip stand-in)
 #   sanity       ansible-test sanity --venv --python X.Y   (whole collection)
 #   units        ansible-test units  --venv --python X.Y   (if tests/unit has tests)
+#   smoke        ansible-test integration --local  (tests/integration/targets: the smoke
+#                target starts the JOB emulator and runs every module)
 #   integration  python -m pytest tests/integration -p no:cacheprovider
-#                (if tests/integration has tests), with the venv's ansible on PATH
+#                (if tests/integration has tests), with the venv's ansible on PATH;
+#                by default on the oldest and the newest core only (2.16 and 2.21),
+#                on every listed core when BKJOB_CORES is set
 # Then, once (not per core), with the pinned tools venv .venvs/tools
 # (tests/requirements/tools.txt; built first, by "tools setup", so that the
 # integration suite also finds the awx.awx collection it unpacks):
 #   release      changelog    antsibull-changelog lint + the next release cut in a scratch copy
 #                docs-lint    antsibull-docs lint-collection-docs --plugin-docs
-#                ansible-lint ansible-lint --offline --profile production on demo/, playbooks/
-#                             and every example playbook in docs/docsite/rst and README.md
+#                ansible-lint ansible-lint --offline --profile production --strict over the whole
+#                             collection, plus every example playbook in docs/docsite/rst and
+#                             README.md (written out under lint-examples/)
 #                ee           ansible-builder create from the EE definition in the AWX guide,
 #                             and the build's own introspection finds requests
 #                build        ansible-galaxy collection build + install into an empty path,
 #                             ansible-doc and demo/demo.yml from the installed copy against
 #                             the JOB emulator; nothing git-ignored in a build from the checkout
+#                galaxy-importer  the Galaxy / Automation Hub import of the built artifact with
+#                             Automation Hub's checks (required tags, v1+, changelog, ansible-doc,
+#                             ansible-lint; container steps off): no warning, no error
 #   docs         the HTML docs site (antsibull-docs sphinx-init + build) -> docs/build/html
 # Every step runs even if an earlier one failed; a summary table and a final
 # line "N passed, M failed" (counting steps) close the output. Exit status is
 # non-zero when any step failed.
 #
 # Environment knobs:
-#   BKJOB_CORES="2.19 2.16"   ansible-core lines to test (tests/requirements/core-X.txt)
-#   BKJOB_STEPS="sanity units integration release docs"   which steps to run
+#   BKJOB_CORES="2.16 ... 2.21"   ansible-core lines to test (tests/requirements/core-X.txt)
+#   BKJOB_INTEGRATION_CORES=...   cores for the pytest suite (default: "2.16 2.21", or every
+#                             core of BKJOB_CORES when that is set)
+#   BKJOB_STEPS="sanity units smoke integration release docs"   which steps to run
 #   BKJOB_QUICK=1             skip sanity (fast local iteration)
 #   BKJOB_SANITY_ARGS=...     extra ansible-test sanity args (e.g. "--test pylint")
 #   BKJOB_UNITS_ARGS=...      extra ansible-test units args
@@ -41,8 +56,16 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$BKJOB_ROOT"
 
-cores="${BKJOB_CORES:-2.19 2.16}"
-steps="${BKJOB_STEPS:-sanity units integration release docs}"
+all_cores="2.16 2.17 2.18 2.19 2.20 2.21"
+cores="${BKJOB_CORES:-$all_cores}"
+# The end-to-end suite runs on the oldest and the newest core of the matrix; a narrowed run
+# (BKJOB_CORES set) runs it on every core it names.
+if [[ -n "${BKJOB_CORES:-}" ]]; then
+    integration_cores="${BKJOB_INTEGRATION_CORES:-$cores}"
+else
+    integration_cores="${BKJOB_INTEGRATION_CORES:-2.16 2.21}"
+fi
+steps="${BKJOB_STEPS:-sanity units smoke integration release docs}"
 read -r -a sanity_args <<< "${BKJOB_SANITY_ARGS:-}"
 read -r -a units_args <<< "${BKJOB_UNITS_ARGS:-}"
 read -r -a pytest_args <<< "${BKJOB_PYTEST_ARGS:-}"
@@ -140,6 +163,22 @@ step_sanity() {
 step_units() {
     cd "$coll"
     PATH="$venv/bin:$PATH" bkjob_locked "$venv/bin/ansible-test" units --venv --python "$pyver" --color no "${units_args[@]}"
+}
+
+step_smoke() {
+    cd "$coll"
+    # --local: the core's venv (with requests) runs the modules; the targets need no container.
+    PATH="$venv/bin:$PATH" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false \
+        "$venv/bin/ansible-test" integration --local --color no
+}
+
+step_shellcheck() {
+    # Debian's package; ansible-test's shellcheck sanity test passes without checking anything
+    # when the command is missing.
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends shellcheck > /dev/null
+    shellcheck --version | sed -n 2p
 }
 
 step_integration() {
@@ -241,8 +280,48 @@ for source in sources:
             (out / f"{source.stem}-{index}.yml").write_text("---\n" + block.strip() + "\n", encoding="utf-8")
 print("example playbooks:", ", ".join(sorted(path.name for path in out.iterdir())) or "none")
 PY
-    local targets=(demo/*.yml playbooks/*.yml lint-examples/*.yml)
-    tools_env ansible-lint --offline --profile production --strict --nocolor --project-dir "$rel_coll" "${targets[@]}"
+    # No target list: ansible-lint lints the whole collection (lint-examples/ included), as
+    # galaxy-importer does. Warnings fail too (--strict), and so does a module it cannot parse.
+    local log="$rel_root/ansible-lint.log"
+    tools_env ansible-lint --offline --profile production --strict --nocolor --project-dir "$rel_coll" 2>&1 | tee "$log"
+    if grep -E '^(WARNING|\[WARNING\]|\[ERROR\])|Unable to parse' "$log"; then
+        bkjob_log "ansible-lint printed the warnings or errors above"
+        return 1
+    fi
+}
+
+step_galaxy_importer() {
+    local tarball cfg="$rel_root/galaxy-importer.cfg" log="$rel_root/galaxy-importer.log"
+    tarball="$(ls "$rel_root"/dist/blueking-job-*.tar.gz 2>/dev/null || true)"
+    if [[ -z "$tarball" ]]; then
+        bkjob_log "no artifact in $rel_root/dist: the build check failed or did not run"
+        return 1
+    fi
+    # Automation Hub's import checks; the ansible-test step runs in a container there and is off.
+    cat > "$cfg" <<'CFG'
+[galaxy-importer]
+LOG_LEVEL_MAIN = INFO
+CHECK_REQUIRED_TAGS = True
+CHECK_CHANGELOG = True
+REQUIRE_V1_OR_GREATER = True
+RUN_ANSIBLE_DOC = True
+RUN_ANSIBLE_LINT = True
+OFFLINE_ANSIBLE_LINT = True
+RUN_ANSIBLE_TEST = False
+ANSIBLE_TEST_LOCAL_IMAGE = False
+LOCAL_IMAGE_DOCKER = False
+CFG
+    mkdir -p "$rel_root/importer-tmp"
+    cd "$rel_root"
+    tools_env env GALAXY_IMPORTER_CONFIG="$cfg" GALAXY_IMPORTER_TMP_ROOT_DIR="$rel_root/importer-tmp" \
+        GALAXY_IMPORTER_ANSIBLE_LOCAL_TMP="$rel_root/importer-tmp/ansible" ANSIBLE_COLLECTIONS_PATH="$rel_root/importer-none" \
+        "$tools/bin/python" -m galaxy_importer.main "$tarball" 2>&1 | tee "$log"
+    grep -qx 'Importer processing completed successfully' "$log"
+    if grep -E '^(WARNING|ERROR)|: (WARNING|ERROR)' "$log"; then
+        bkjob_log "galaxy-importer reported the warnings or errors above"
+        return 1
+    fi
+    bkjob_log "galaxy-importer: $(grep -c . "$log") lines, no warning, no error"
 }
 
 step_ee() {
@@ -405,9 +484,31 @@ if [[ ${#once_steps[@]} -gt 0 ]]; then
 fi
 
 if [[ ${#core_steps[@]} -eq 0 ]]; then cores=""; fi
+if [[ -n "$cores" && " ${core_steps[*]} " == *" sanity "* && "${BKJOB_QUICK:-0}" != "1" ]]; then
+    if command -v shellcheck >/dev/null 2>&1; then
+        bkjob_log "shellcheck: $(shellcheck --version | sed -n 2p)"
+    elif [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        printf '\n==================== %s ====================\n' "shellcheck setup"
+        sc_start="$(now)"
+        if ( set -e; step_shellcheck ); then
+            record "shellcheck setup" ok "$(awk -v a="$sc_start" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')"
+        else
+            bkjob_log "SKIPPED: apt-get could not install shellcheck: ansible-test's shellcheck sanity test will check nothing"
+            record "shellcheck setup" skipped "-"
+        fi
+    else
+        skip_step "shellcheck setup" "shellcheck is not installed and cannot be (needs root and apt-get): ansible-test's shellcheck sanity test will check nothing; install Debian's shellcheck package"
+    fi
+fi
 for core in $cores; do
     venv="" coll="" tmp_root="" pyver=""
     : > "$state_file"
+    if ! bkjob_core_python "$core" >/dev/null; then
+        reason="ansible-core $core needs Python $(bkjob_core_python_wanted "$core"), which is neither on PATH nor under pyenv"
+        skip_step "$core setup" "$reason"
+        for step in "${core_steps[@]}"; do skip_step "$core $step" "no Python $(bkjob_core_python_wanted "$core")"; done
+        continue
+    fi
     run_step "$core setup" step_setup "$core"
     # step_setup ran in a subshell: recover what it made.
     tmp_root="$(cat "$state_file")"
@@ -434,8 +535,16 @@ for core in $cores; do
                 else
                     skip_step "$core units" "no test files under tests/unit yet"
                 fi ;;
+            smoke)
+                if [[ -d "$coll/tests/integration/targets" ]]; then
+                    run_step "$core smoke" step_smoke
+                else
+                    skip_step "$core smoke" "no ansible-test integration targets"
+                fi ;;
             integration)
-                if has_tests "$coll/tests/integration"; then
+                if [[ " $integration_cores " != *" $core "* ]]; then
+                    skip_step "$core integration" "the end-to-end suite runs on $integration_cores (BKJOB_INTEGRATION_CORES)"
+                elif has_tests "$coll/tests/integration"; then
                     run_step "$core integration" step_integration
                 else
                     skip_step "$core integration" "no test files under tests/integration yet"
@@ -448,7 +557,7 @@ for core in $cores; do
     collect_output "$core"
 done
 
-release_checks=("changelog" "docs-lint" "ansible-lint" "ee" "build")
+release_checks=("changelog" "docs-lint" "ansible-lint" "ee" "build" "galaxy-importer")
 for step in "${once_steps[@]}"; do
     case "$step" in
         release)

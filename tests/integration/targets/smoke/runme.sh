@@ -43,7 +43,8 @@ if [[ ! -s "$work/port" ]]; then
 fi
 
 secret="demo-app-secret-9f2c41"
-export BK_API_URL="http://127.0.0.1:$(cat "$work/port")"
+port="$(cat "$work/port")"
+export BK_API_URL="http://127.0.0.1:$port"
 export BK_APP_CODE=bk-demo-app BK_APP_SECRET="$secret" BK_USERNAME=admin
 export ANSIBLE_PYTHON_INTERPRETER="$python"
 
