@@ -21,8 +21,11 @@
 # Then, once (not per core), with the pinned tools venv .venvs/tools
 # (tests/requirements/tools.txt; built first, by "tools setup", so that the
 # integration suite also finds the awx.awx collection it unpacks):
-#   release      changelog    antsibull-changelog lint + the next release cut in a scratch copy
-#                docs-lint    antsibull-docs lint-collection-docs --plugin-docs
+#   release      changelog    antsibull-changelog lint; CHANGELOG.md is up to date; the next release
+#                             (galaxy.yml's version, or the next minor one when that is released
+#                             and fragments wait) is cut in a scratch copy
+#                docs-lint    antsibull-docs lint-collection-docs --plugin-docs, and the guides in
+#                             docs/*.md (what Galaxy shows) match docs/docsite/rst (scripts/docs_md.py)
 #                ansible-lint ansible-lint --offline --profile production --strict over the whole
 #                             collection, plus every example playbook in docs/docsite/rst and
 #                             README.md (written out under lint-examples/)
@@ -237,7 +240,18 @@ step_changelog() {
     if "$tools/bin/python" -c 'import sys, yaml
 releases = yaml.safe_load(open("changelogs/changelog.yaml"))["releases"] or {}
 sys.exit(sys.argv[1] not in releases)' "$version"; then
+        # galaxy.yml's version is released: the shipped CHANGELOG.md must be what changelog.yaml
+        # generates, and the fragments added since (if any) must make a next release.
         tools_env env ANSIBLE_COLLECTIONS_PATH="$trial" antsibull-changelog generate
+        if ! diff -u "$rel_coll/CHANGELOG.md" CHANGELOG.md; then
+            bkjob_log "CHANGELOG.md is not what changelogs/changelog.yaml generates: run antsibull-changelog generate"
+            return 1
+        fi
+        if [[ -n "$(find changelogs/fragments -name '*.y*ml' -print -quit)" ]]; then
+            version="$("$tools/bin/python" -c 'import sys; major, minor = sys.argv[1].split(".")[:2]; print(f"{major}.{int(minor) + 1}.0")' "$version")"
+            tools_env env ANSIBLE_COLLECTIONS_PATH="$trial" antsibull-changelog release --version "$version"
+            bkjob_log "unreleased fragments: trial release $version"
+        fi
     else
         tools_env env ANSIBLE_COLLECTIONS_PATH="$trial" antsibull-changelog release --version "$version"
     fi
@@ -256,6 +270,8 @@ PY
 step_docs_lint() {
     cd "$rel_coll"
     tools_env antsibull-docs lint-collection-docs --plugin-docs --validate-collection-refs all .
+    # The guides as Galaxy shows them (docs/*.md) must be what the docs site's .rst files say.
+    "$tools/bin/python" scripts/docs_md.py --check
 }
 
 step_ansible_lint() {
@@ -362,6 +378,8 @@ names = set(tarfile.open(sys.argv[1]).getnames())
 required = ["MANIFEST.json", "FILES.json", "README.md", "meta/runtime.yml", "meta/execution-environment.yml",
             "meta/ee-requirements.txt", "meta/ee-bindep.txt", "extensions/awx/credential_type.yml",
             "playbooks/create_credential_type.yml", "changelogs/changelog.yaml", "changelogs/config.yaml",
+            "CHANGELOG.md", "CONTRIBUTING.md", "docs/guide_getting_started.md", "docs/guide_api_surfaces.md",
+            "docs/guide_awx.md", "docs/guide_troubleshooting.md",
             "docs/docsite/links.yml", "docs/docsite/extra-docs.yml", "plugins/modules/execute_job_plan.py",
             "plugins/modules/job_instance_info.py", "plugins/modules/job_plan_info.py"]
 missing = [name for name in required if name not in names]
