@@ -21,9 +21,24 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.errors import AnsibleFallbackNotFound
 
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
+
+
+
+def env_fallback(*names: str, **_kwargs: Any) -> str:
+    """The first of the environment variables ``names`` that is set and not blank.
+
+    Unlike ansible-core's env_fallback, an empty variable counts as unset: AWX renders a credential field left
+    empty as an empty string, and ``BK_API_TYPE=`` must mean "the default", not an invalid choice.
+    """
+    for name in names:
+        value = os.environ.get(name)
+        if value is not None and value.strip():
+            return value
+    raise AnsibleFallbackNotFound
+
 
 CONNECTION_ARGSPEC: dict[str, dict[str, Any]] = {
     "bk_api_url": {"type": "str", "required": True, "fallback": (env_fallback, ["BK_API_URL"])},
@@ -113,18 +128,59 @@ def check_wait_options(params: dict[str, Any]) -> None:
             raise InputError(f"{option} must be 0 (no logs) or more, at most {MAX_LOG_BYTES}, got {params[option]}.")
 
 
-def http_url(value: str, option: str, *, allow_userinfo: bool = False) -> str:
-    """Check that ``value`` is an http(s) URL with a host (and no credentials unless allowed); return it without trailing slash."""
+def http_url(value: str, option: str) -> str:
+    """Check that ``value`` is an http(s) URL with a host and no user info; return it without surrounding spaces and trailing slash.
+
+    For roots that paths are joined to (bk_api_url, bk_job_web_url); callback_url is checked by callback_url().
+    """
+    parts = _split_url(value, option)
+    if parts.username is not None or parts.password is not None:
+        raise InputError(f"{option} must not carry a user name or password; pass credentials through their own options.")
+    return value.strip().rstrip("/")
+
+
+def _split_url(value: Any, option: str) -> Any:
     try:
         parts = urlsplit(value.strip())
         parts.port  # pylint: disable=pointless-statement  # raises ValueError on a bad port
-    except ValueError:
+    except (ValueError, AttributeError):
         raise InputError(f"{option} is not a valid URL.") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         raise InputError(f"{option} must be an http:// or https:// URL with a host, got {_shown_url(parts)!r}.")
-    if (parts.username or parts.password) and not allow_userinfo:
-        raise InputError(f"{option} must not carry a user name or password; pass credentials through their own options.")
-    return value.strip().rstrip("/")
+    return parts
+
+
+# The host forms java.net.URI parses as a server (CallbackUrlValidateServiceImpl.isValid needs URI.getHost()):
+# RFC 2396 host names (letters, digits and inner "-" per label, the last label starting with a letter),
+# IPv4 addresses, and [IPv6] literals. An "_" in a name, for example, leaves getHost() null and JOB refuses the URL.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+JAVA_HOST = re.compile(rf"^(?:(?:{_LABEL}\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?\.?|[0-9]{{1,3}}(?:\.[0-9]{{1,3}}){{3}}|\[[0-9A-Fa-f:.]+(?:%[^\]]+)?\])$")
+# Characters java.net.URI never takes unescaped (its "other" class admits non-ASCII ones) and malformed escapes.
+JAVA_URI_ILLEGAL = re.compile(r'[\x00-\x20"<>\\^`{|}\x7f]|%(?![0-9A-Fa-f]{2})')
+
+
+def callback_url(value: Any) -> str | None:
+    """The callback_url to send: exactly as written, without surrounding spaces; None when empty (no callback).
+
+    Refuses before anything is sent what JOB's callback URL check (bk-job ValidCallbackUrlValidator ->
+    CallbackUrlValidateServiceImpl.isValid) refuses: a URL java.net.URI cannot parse, a scheme other than
+    http(s), no host, and user info (recent JOB answers 1240003).
+    """
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    parts = _split_url(text, "callback_url")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise InputError("callback_url must not carry a user name or password (https://user:pass@host): JOB refuses a callback URL "
+                         "with user info. Protect the receiver another way, for example with a secret token in the URL path.")
+    if JAVA_URI_ILLEGAL.search(text):
+        raise InputError(f"callback_url {_shown_url(parts)!r} has characters JOB cannot parse in a URL (spaces, quotes, <>, \\, ^, `, {{}}, |, "
+                         "or a % not followed by two hex digits): percent-encode them.")
+    host = parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+    if not JAVA_HOST.match(host):
+        raise InputError(f"callback_url host {parts.hostname!r} is not a host name JOB can parse (letters, digits and '-' per label, "
+                         "no '_'; or an IP address): JOB would refuse the URL.")
+    return text
 
 
 def url_passwords(params: dict[str, Any]) -> set[str]:
@@ -161,10 +217,31 @@ def api_root(params: dict[str, Any]) -> str:
     return url
 
 
-def credentials(params: dict[str, Any]) -> dict[str, str]:
-    """The identity to send: an access token alone, or app code + secret + user name and/or login token."""
-    if params.get("bk_access_token"):
-        return {"access_token": params["bk_access_token"]}
+APP_IDENTITY = ("bk_app_code", "bk_app_secret", "bk_username", "bk_token")
+
+
+def credentials(params: dict[str, Any], given: set[str] | None = None, warn: Any = None) -> dict[str, str]:
+    """The identity to send: an access token alone, or app code + secret + user name and/or login token.
+
+    ``given``: the options set on the task (or its module_defaults), as opposed to those read from BK_*
+    environment variables; None when unknown (all count as given). An option on the task beats a fallback
+    from the environment across identity kinds: BK_ACCESS_TOKEN in the environment does not override
+    bk_app_code/bk_app_secret/bk_username given on the task. ``warn`` is told which identity was used when both were present.
+    """
+    token = params.get("bk_access_token")
+    app_given = [name for name in APP_IDENTITY if params.get(name)]
+    if token and app_given:
+        on_task = given is None or "bk_access_token" in given
+        app_on_task = [name for name in app_given if given is None or name in given]
+        if not on_task and app_on_task:
+            if warn:
+                warn(f"bk_access_token from the environment (BK_ACCESS_TOKEN) is ignored: the task sets {', '.join(app_on_task)}, "
+                     "so the application identity is used.")
+            token = None
+        elif warn:
+            warn(f"Both bk_access_token and {', '.join(app_given)} are set; bk_access_token is used and the others are ignored.")
+    if token:
+        return {"access_token": token}
     missing = [name for name in ("bk_app_code", "bk_app_secret") if not params.get(name)]
     if not (params.get("bk_username") or params.get("bk_token")):
         missing.append("bk_username or bk_token")
@@ -179,8 +256,8 @@ def credentials(params: dict[str, Any]) -> dict[str, str]:
     return identity
 
 
-def client_options(params: dict[str, Any]) -> dict[str, Any]:
-    """Keyword arguments for ``_client.Client`` from validated connection options."""
+def client_options(params: dict[str, Any], given: set[str] | None = None, warn: Any = None) -> dict[str, Any]:
+    """Keyword arguments for ``_client.Client`` from validated connection options; ``given`` and ``warn`` as in credentials()."""
     timeout = seconds(params["request_timeout"], "request_timeout", maximum=3600)
     if params.get("bk_job_web_url"):
         http_url(params["bk_job_web_url"], "bk_job_web_url")  # checked now: after a launch it would be too late
@@ -192,7 +269,7 @@ def client_options(params: dict[str, Any]) -> dict[str, Any]:
         raise InputError("bk_tenant_id must be up to 128 visible ASCII characters (it is sent as the X-Bk-Tenant-Id header).")
     return {
         "api_type": params["bk_api_type"],
-        "credentials": credentials(params),
+        "credentials": credentials(params, given, warn),
         "tenant_id": tenant or None,
         "validate_certs": params["validate_certs"],
         "ca_path": ca_path,

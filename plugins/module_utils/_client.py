@@ -121,7 +121,10 @@ class Client:
         self.max_attempts = max(1, max_attempts)
         self._sleep = sleep
         self._credentials = {key: value for key, value in credentials.items() if value}
-        self._secrets = sorted((value for value in self._credentials.values() if len(value) >= 4), key=len, reverse=True)
+        # Only secrets are scrubbed: bk_app_code and bk_username are identities that messages must name (a 9900403
+        # says which user lacks which permission), and masking them would damage every text that contains them.
+        self._secrets = sorted((value for key, value in self._credentials.items()
+                                if key in ("bk_app_secret", "bk_token", "access_token") and len(value) >= 4), key=len, reverse=True)
         self.session = requests.Session()
         # Passed on every request: a Session-level verify loses to REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in requests'
         # environment merge (psf/requests#3829), and validate_certs/ca_path must win.

@@ -5,7 +5,7 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""The edge between Ansible and the client: argspec assembly and the single ``except BKJobError``."""
+"""The edge between Ansible and the client: argspec assembly, secret masking from the raw arguments on, and the single ``except BKJobError``."""
 
 from __future__ import annotations
 
@@ -23,9 +23,45 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
 )
 from ansible_collections.blueking.job.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError
+from ansible_collections.blueking.job.plugins.module_utils._plan import mask_safe, masked_arguments, raw_secret_values
 
 # What a module's run() gets and returns: the module, a connected client; a result dict.
 RunFunction = Callable[[AnsibleModule, Client], "dict[str, Any]"]
+
+
+class BKJobModule(AnsibleModule):
+    """An AnsibleModule that knows the secret variables before it checks its arguments.
+
+    ansible-core builds a failure's ``invocation.module_args`` from the arguments, masking only the values of
+    no_log options (basic.AnsibleModule.__init__ fails on the first argument error, then _return_formatted runs
+    remove_values). A password variable's value is not a no_log option, so it is registered here from the raw
+    arguments (_load_params runs before the argument check), and ``invocation`` shows the variables with their
+    secret values replaced structurally, which also hides a value too short for Ansible's masking.
+    """
+
+    task_options: set[str] = set()
+
+    def _load_params(self) -> None:
+        super()._load_params()
+        raw = self.params if isinstance(self.params, dict) else {}
+        # Options set on the task (or module_defaults); the others may come from BK_* environment fallbacks.
+        self.task_options = {key for key, value in raw.items() if value is not None and not key.startswith("_ansible_")}
+        self.no_log_values.update(value for value, _why in raw_secret_values(raw) if mask_safe(value))
+
+    def _shown_arguments(self) -> dict[str, Any]:
+        return masked_arguments(self.params) if isinstance(self.params, dict) else self.params
+
+    def _return_formatted(self, kwargs: dict[str, Any]) -> None:
+        if "invocation" not in kwargs:
+            kwargs["invocation"] = {"module_args": self._shown_arguments()}
+        super()._return_formatted(kwargs)
+
+    def _log_invocation(self) -> None:
+        params, self.params = self.params, self._shown_arguments()
+        try:
+            super()._log_invocation()
+        finally:
+            self.params = params
 
 
 def build_module(argument_spec: dict[str, Any], *, supports_check_mode: bool = True, **constraints: Any) -> AnsibleModule:
@@ -41,7 +77,7 @@ def build_module(argument_spec: dict[str, Any], *, supports_check_mode: bool = T
             merged[key] = {**merged.get(key, {}), **value}
         else:
             merged[key] = merged.get(key, []) + list(value)
-    return AnsibleModule(argument_spec=spec, supports_check_mode=supports_check_mode, **merged)
+    return BKJobModule(argument_spec=spec, supports_check_mode=supports_check_mode, **merged)
 
 
 def run_module(module: AnsibleModule, run: RunFunction) -> None:
@@ -54,7 +90,7 @@ def run_module(module: AnsibleModule, run: RunFunction) -> None:
     result: dict[str, Any] = {}
     failure: dict[str, Any] = {}
     try:
-        client = Client(api_root(module.params), **client_options(module.params))
+        client = Client(api_root(module.params), **client_options(module.params, getattr(module, "task_options", None), module.warn))
         if not module.params["validate_certs"]:
             module.warn("validate_certs is false: the BlueKing server's TLS certificate is not checked.")
         result = run(module, client)

@@ -22,6 +22,13 @@ from ansible_collections.blueking.job.plugins.module_utils._args import positive
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 
 SERVER_KEYS = ("host_id_list", "ip_list", "dynamic_group_list", "topo_node_list")
+# Keys a variable has as get_job_plan_detail / job_plan_info report it, which the launch DTO (EsbGlobalVarV3DTO)
+# does not take: accepted, so that a plan read with job_plan_info can be launched with one value changed, and not sent.
+PLAN_VARIABLE_KEYS = ("type", "type_name", "required", "description", "used")
+# EsbIpDTO fields JOB reports for a host; the launch reads only bk_cloud_id and ip (JobExecuteCommonV3Processor).
+REPORTED_IP_KEYS = ("bk_host_id", "bk_cloud_name", "ipv6", "bk_agent_id", "alive")
+PASSWORD_VAR_TYPE = 4
+MASK = "********"  # how job_plan_info reports a password variable's value
 # CMDB object ids (bk_obj_id): "biz", "set", "module" or a custom model id.
 NODE_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
@@ -30,18 +37,25 @@ def build_global_var_list(global_var_list: list[dict[str, Any]] | None, global_v
     """The ``global_var_list`` to send, in the API's shape, with only the keys the user gave."""
     entries: list[dict[str, Any]] = []
     for index, item in enumerate(global_var_list or []):
-        entries.append(_from_api_shape(item, f"global_var_list[{index}]"))
+        entry = _from_api_shape(item, f"global_var_list[{index}]")
+        if entry is not None:
+            entries.append(entry)
     for name, value in (global_vars or {}).items():
         entries.append(_from_shorthand(name, value))
     _reject_duplicates(entries)
     return entries
 
 
-def _from_api_shape(item: Any, where: str) -> dict[str, Any]:
+def _from_api_shape(item: Any, where: str) -> dict[str, Any] | None:
+    """One entry to send; None for a variable as job_plan_info reports it that sets nothing (keeps the plan's default)."""
     if not isinstance(item, dict):
         raise InputError(f"{where} must be a dictionary with id or name, and value or server.")
     entry: dict[str, Any] = {}
-    _only_keys(item, ("id", "name", "value", "server"), where)
+    _only_keys(item, ("id", "name", "value", "server") + PLAN_VARIABLE_KEYS, where)
+    if "type" in item and item.get("value") is None and item.get("server") is None:
+        return None  # a plan variable without a default, as reported: nothing to set
+    if item.get("type") == PASSWORD_VAR_TYPE and item.get("value") == MASK:
+        return None  # a password as job_plan_info masks it: sending the mask would replace the password with asterisks
     if item.get("id") is not None:
         entry["id"] = positive_int(item["id"], f"{where}.id")
     name = item.get("name")
@@ -105,6 +119,9 @@ def _server(server: Any, label: str) -> dict[str, Any]:
             result[key] = [_SERVER_ITEM[key](item, f"{label}.{key}[{index}]") for index, item in enumerate(items)]
     if not result:
         raise InputError(f"{label}: server lists no hosts; give host_id_list, ip_list, dynamic_group_list or topo_node_list.")
+    if "host_id_list" in result and "ip_list" in result:
+        raise InputError(f"{label}: give hosts in host_id_list or ip_list, not both: JOB uses host_id_list and ignores ip_list when both "
+                         "are given, so the ip_list hosts would silently not run. Put every host in one of the two lists.")
     return result
 
 
@@ -115,7 +132,7 @@ def _host_id(item: Any, where: str) -> int:
 def _ip(item: Any, where: str) -> dict[str, Any]:
     if not isinstance(item, dict):
         raise InputError(f"{where} must be a mapping with ip and bk_cloud_id.")
-    _only_keys(item, ("ip", "bk_cloud_id"), where)
+    _only_keys(item, ("ip", "bk_cloud_id") + REPORTED_IP_KEYS, where)
     raw = item.get("ip")
     try:
         address = ipaddress.IPv4Address(str(raw).strip())
@@ -161,6 +178,21 @@ def _only_keys(item: dict, allowed: tuple[str, ...], where: str) -> None:
 
 def _describe(entry: dict[str, Any]) -> str:
     return f"name {entry['name']!r}" if "name" in entry else f"id {entry['id']}"
+
+
+def mixed_references(entries: list[dict[str, Any]]) -> str | None:
+    """A warning when some variables are given by id only and others by name only, and the plan is not read to check them.
+
+    JOB looks a variable up by id when the entry has one, whatever its name (EsbExecuteJobPlanV3ResourceImpl passes both
+    on), so an id-only entry and a name-only entry for the same variable both set it, and the one with the id wins.
+    """
+    by_id = [str(entry["id"]) for entry in entries if "id" in entry and "name" not in entry]
+    by_name = [repr(entry["name"]) for entry in entries if "name" in entry and "id" not in entry]
+    if by_id and by_name:
+        return (f"global_var_list gives variables by id only ({', '.join(by_id)}) and by name only ({', '.join(by_name)}) and "
+                "validate_vars is false, so nothing checks that they are different variables: if an id and a name are the same "
+                "plan variable, JOB uses the entry with the id.")
+    return None
 
 
 def _reject_duplicates(entries: list[dict[str, Any]]) -> None:

@@ -302,8 +302,8 @@ from typing import Any
 from ansible_collections.blueking.job.plugins.module_utils._args import (
     HOST_RESULT_CHOICES,
     WAIT_ARGSPEC,
+    callback_url,
     check_wait_options,
-    http_url,
     job_instance_url,
     positive_int,
     scope_params,
@@ -316,11 +316,12 @@ from ansible_collections.blueking.job.plugins.module_utils._plan import (
     diff,
     has_output_vars,
     masked,
-    password_values,
     plan_detail,
     plan_id_by_name,
+    secret_entries,
+    secrets_to_mask,
 )
-from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list
+from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list, mixed_references
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "job_plan_id": {"type": "int"},
@@ -347,9 +348,9 @@ def build_payload(params: dict[str, Any], job_plan_id: int, global_var_list: lis
     payload = {**scope_params(params), "job_plan_id": job_plan_id}
     if global_var_list:
         payload["global_var_list"] = global_var_list
-    if params.get("callback_url") is not None:
-        # A receiver's basic-auth credentials may ride in the URL: JOB needs them, the output masks them.
-        payload["callback_url"] = http_url(params["callback_url"], "callback_url", allow_userinfo=True)
+    callback = callback_url(params.get("callback_url"))
+    if callback is not None:  # sent exactly as written; an empty one means no callback
+        payload["callback_url"] = callback
     if params.get("start_task") is not None:
         payload["start_task"] = params["start_task"]
     return payload
@@ -358,6 +359,13 @@ def build_payload(params: dict[str, Any], job_plan_id: int, global_var_list: lis
 def run(module, client) -> dict[str, Any]:
     params = module.params
     entries = build_global_var_list(params.get("global_var_list"), params.get("global_vars"))
+    # Values the user marked secret are masked before any request, so that no later failure can show them.
+    module.no_log_values.update(secrets_to_mask(entries, secret_entries(entries, None, params["secret_var_names"]))[0])
+    if not params["validate_vars"]:
+        mixed = mixed_references(entries)
+        if mixed:
+            module.warn(mixed)
+    callback = callback_url(params.get("callback_url"))
     if params["wait"]:
         check_wait_options(params)
         if params.get("start_task") is False:
@@ -369,17 +377,27 @@ def run(module, client) -> dict[str, Any]:
 
         if not params["wait"]:
             raise InputError("callback_listen only serves the wait for the job's end, and wait is false: drop callback_listen or set wait: true.")
-        callback_url = params.get("callback_url")
-        check_listen(listen, None if callback_url is None else http_url(callback_url, "callback_url", allow_userinfo=True))
-    # Values the user marked secret are masked before any request, so that no later failure can show them.
-    module.no_log_values.update(password_values(entries, None, params["secret_var_names"]))
+        check_listen(listen, callback)
     if listen is None or module.check_mode:
         return launch_and_follow(module, client, entries, None)
     # Listening starts before any request, so that an address that cannot be used fails with nothing sent.
     from ansible_collections.blueking.job.plugins.module_utils._callback import CallbackListener
 
-    with CallbackListener(listen, params.get("callback_url"), min_gap=params["poll_interval"]) as listener:
+    with CallbackListener(listen, callback, min_gap=params["poll_interval"]) as listener:
         return launch_and_follow(module, client, entries, listener)
+
+
+def register_secrets(module, entries: list[dict[str, Any]], plan: dict[str, Any] | None) -> dict[int, str]:
+    """The secret entries (see _plan.secret_entries); hands the values Ansible can mask safely to its no_log masking and
+    warns about known secrets too short or too common for that (masked in global_var_list and diff only)."""
+    secrets = secret_entries(entries, plan, module.params["secret_var_names"])
+    safe, unsafe = secrets_to_mask(entries, secrets)
+    module.no_log_values.update(safe)
+    if unsafe:
+        module.warn(f"The value of secret variable(s) {', '.join(unsafe)} is too short or too common to be masked in the whole output "
+                    "(Ansible replaces every occurrence of a masked value, which would damage ids, names and statuses): it is masked "
+                    "in global_var_list and diff, but JOB's logs and messages may show it. Use a longer, random value.")
+    return secrets
 
 
 def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: Any) -> dict[str, Any]:
@@ -392,8 +410,7 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: A
         job_plan_id = positive_int(params["job_plan_id"], "job_plan_id")
     payload = build_payload(params, job_plan_id, entries)
     plan = plan_detail(client, scope, job_plan_id) if params["validate_vars"] or module._diff else None
-    secrets = password_values(entries, plan, params["secret_var_names"])
-    module.no_log_values.update(secrets)
+    secrets = register_secrets(module, entries, plan)
     if params["validate_vars"]:
         problems = check_against_plan(entries, plan)
         if problems:
@@ -401,7 +418,7 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: A
                              "Nothing was launched.", stage="validate")
     result: dict[str, Any] = {"changed": True, "job_plan_id": job_plan_id, "global_var_list": masked(entries, secrets)}
     if module._diff:
-        result["diff"] = diff(entries, plan, secrets)
+        result["diff"] = diff(entries, plan, secrets, params["secret_var_names"])
     if module.check_mode:
         return {**result, "msg": f"Check mode: job plan {job_plan_id} would be launched; nothing was sent."}
     if listener is not None:
