@@ -46,17 +46,30 @@ options:
   validate_vars:
     description:
       - Before launching, read the plan (C(get_job_plan_detail)) and check the variables against it. Unknown
-        names or ids, a host value for a value variable (or the reverse), and required variables left empty
-        are all named in one failure, and nothing is launched.
+        names or ids, an entry whose C(id) and C(name) name two different variables, two entries for one variable
+        (one by id, one by name), a host value for a value variable (or the reverse), and required variables left
+        empty are all named in one failure, and nothing is launched.
       - With V(false) the plan is not read (unless in diff mode), and JOB silently ignores variables the plan does not have.
+        When some entries give only an id and others only a name, a warning says that JOB uses the entry with the id
+        if both are the same variable.
     type: bool
     default: true
   secret_var_names:
     description:
-      - Names of variables whose values are secret. Their values are masked in every result, diff, warning and error,
-        like password variables (type 4), which are recognised from the plan when O(validate_vars) is true.
-      - Values of variables whose names contain C(pass), C(pwd), C(secret), C(token), C(credential), C(private) or C(key)
-        (any case) are masked too, from the start of the task, before the plan is read.
+      - Names of variables whose values are secret, or their ids written as strings (V("3")), for entries given by id.
+        Their values are masked in every result, diff, warning and error, also when the task's arguments fail their
+        check, like password variables (type 4), which are recognised from the plan when O(validate_vars) is true.
+      - Variables are also secret when a word part of their name says so. Names are split on C(_), C(-), C(.) and
+        camelCase, and a part C(password), C(passwd), C(pass), C(pwd), C(passphrase), C(secret), C(token) or C(credential)
+        (or their plurals), or C(key) after C(private), C(api), C(access), C(secret), C(ssh), C(signing), C(encryption),
+        C(auth) or C(master), makes a name secret; so do C(apikey), C(privatekey), C(accesskey) and C(secretkey).
+        C(db_password), C(dbPassword), C(api_token) and C(ssh_private_key) are secret; C(bypass_cache), C(compass),
+        C(keyboard), C(tokenizer_mode) and C(cache_key) are not.
+      - Ansible masks a secret value everywhere in the output only when it cannot occur there by chance: at least
+        8 characters, not only digits and punctuation, and mixing letters with digits or other characters (or 16 and
+        more characters). A shorter or more common value (V(1), V(true), V(admin)) would wipe every id, name and status
+        that contains it, so it is masked where the module reports it (RV(global_var_list), the diff, the task's
+        arguments) and, for a password variable or a name in this list, a warning says so.
       - Use it when O(validate_vars=false), or for a variable with another name that carries a secret.
     type: list
     elements: str
@@ -65,14 +78,20 @@ options:
     description:
       - Global variables in the shape of the API's C(global_var_list). Variables the plan has but this list
         does not set keep the plan's defaults.
-      - Each entry is a mapping with C(id) (positive integer) or C(name) (when both are given JOB uses the id),
-        and either C(value) (value variables) or C(server) (host variables).
+      - Each entry is a mapping with C(id) (positive integer) or C(name) (when both are given JOB uses the id, so
+        with O(validate_vars) they must name the same variable), and either C(value) (value variables) or C(server)
+        (host variables).
+      - A variable as C(blueking.job.job_plan_info) reports it is taken too. Its C(type), C(type_name),
+        C(required), C(description) and C(used) are not sent; a variable without a default (no C(value), no C(server))
+        and a password variable with its masked value C(********) are left out, so that they keep the plan's values.
       - C(value) is the value of a string, password, namespace or array variable. JOB values are strings; integers
         and floats are sent in their string form and booleans as V(true) or V(false). A list or a mapping fails;
         write an array variable as a string such as C((a b c)).
       - C(server) holds the hosts of a host variable, a mapping with any of C(host_id_list) (list of CMDB host ids),
-        C(ip_list) (list of C({bk_cloud_id, ip}); C(bk_cloud_id) defaults to 0; IPv4 only),
+        C(ip_list) (list of C({bk_cloud_id, ip}); C(bk_cloud_id) defaults to 0; IPv4 only; the C(bk_host_id),
+        C(bk_cloud_name), C(ipv6), C(bk_agent_id) and C(alive) JOB reports are accepted and not sent),
         C(dynamic_group_list) (list of C({id})) and C(topo_node_list) (list of C({id, node_type})).
+      - C(host_id_list) and C(ip_list) cannot both be given: JOB uses C(host_id_list) and ignores C(ip_list) then.
       - Mutually exclusive with O(global_vars).
     type: list
     elements: dict
@@ -84,7 +103,11 @@ options:
     type: dict
   callback_url:
     description:
-      - URL JOB calls when the job ends (see JOB's callback protocol). Must be an C(http) or C(https) URL.
+      - URL JOB calls when the job ends (see JOB's callback protocol). Sent exactly as written, without surrounding
+        spaces; an empty string (for example from C({{ cb | default('') }})) means no callback and is not sent.
+      - Must be an C(http) or C(https) URL that JOB accepts, which is checked before anything is sent. No user name or
+        password in the URL (recent JOB refuses a callback URL with user info); a host name of letters, digits and
+        C(-) only (no C(_)), or an IP address; no spaces, quotes or other characters a URL must percent-encode.
       - With O(callback_listen), the URL at which JOB reaches this module's listener.
     type: str
   callback_listen:
@@ -173,7 +196,7 @@ EXAMPLES = r"""
             - ip: 10.0.0.1
             - bk_cloud_id: 1
               ip: 10.0.0.2
-    callback_url: https://hooks.example.com/bk-job
+    callback_url: https://hooks.example.com/bk-job/
 """
 
 RETURN = r"""
@@ -183,10 +206,10 @@ job_instance_id:
   type: int
   sample: 20000001
 job_instance_name:
-  description: Name of the job instance.
+  description: Name of the job instance; JOB names a launch after its plan.
   returned: success
   type: str
-  sample: deploy-app_20261125101500123
+  sample: deploy-app
 job_instance_url:
   description: Link to the job in the JOB web console.
   returned: success and O(bk_job_web_url) is set
@@ -219,10 +242,12 @@ status_name:
   returned: when waited
   type: str
   sample: success
-finished:
-  description: Whether JOB considers the job finished.
+job_finished:
+  description:
+    - Whether JOB considers the job finished (JOB's C(finished), renamed because Ansible's C(async_status) owns C(finished)).
   returned: when waited
   type: bool
+  sample: true
 create_time:
   description: Creation of the job instance, Unix time in milliseconds.
   returned: when waited
@@ -265,35 +290,147 @@ steps:
       type: int
     hosts:
       description:
-        - Per-host results, each with C(bk_host_id), C(ip), C(bk_cloud_id), C(status), C(status_name), C(exit_code),
-          C(error_code), C(tag) and C(log) (the last O(log_max_bytes) bytes of its log; null once the logs returned
-          reach O(log_total_max_bytes), failed hosts' logs coming first).
+        - Per-host results of the step, the hosts chosen by O(host_results).
+        - C(log) is the last O(log_max_bytes) bytes of the host's log, or null for a host whose log was not read, and for every
+          host once the logs returned reach O(log_total_max_bytes) (failed hosts' logs come first).
       type: list
       elements: dict
+      contains:
+        bk_host_id:
+          description: CMDB host id; null when JOB gives none.
+          type: int
+          sample: 101
+        ip:
+          description: IPv4 address of the host.
+          type: str
+          sample: 10.0.0.1
+        bk_cloud_id:
+          description: BK-Network area (cloud area) of the host; 0 is the default area.
+          type: int
+          sample: 0
+        status:
+          description: >-
+            JOB's host status code (C(ExecuteObjectTaskStatusEnum) in bk-job): 9 success, 3 succeeded last time, 5 waiting,
+            7 running, 11 failed, 104 script exited non-zero, ...
+          type: int
+          sample: 9
+        status_name:
+          description: Name of RV(steps[].hosts[].status), for example C(success), C(script_nonzero_exit), C(agent_error) or C(running).
+          type: str
+          sample: success
+        exit_code:
+          description: Exit code of the script on the host; null for file and confirmation steps.
+          type: int
+          sample: 0
+        error_code:
+          description: JOB's error code for the host (0 when none).
+          type: int
+          sample: 0
+        tag:
+          description: >-
+            The result group tag JOB gives the host (C(tag) of C(step_ip_result_list) in bk-job's C(EsbJobInstanceStatusV3DTO));
+            empty when there is none.
+          type: str
+          sample: ""
+        log:
+          description: The tail of the host's log (UTF-8 text), or null.
+          type: str
+          sample: "deploy 2.4.1 done\n"
 host_summary:
   description: Distinct hosts over all steps, counted as C(success), C(failed) or C(running), and their C(total).
   returned: when waited
   type: dict
-  sample: {"total": 600, "success": 598, "failed": 2, "running": 0}
+  contains:
+    total:
+      description: Distinct hosts of the job.
+      type: int
+      sample: 600
+    success:
+      description: Hosts whose every step succeeded.
+      type: int
+      sample: 598
+    failed:
+      description: Hosts that failed in a step.
+      type: int
+      sample: 2
+    running:
+      description: Hosts still running or waiting.
+      type: int
+      sample: 0
 output_vars:
   description: String global variables after the run (from C(get_job_instance_global_var_value)).
   returned: when waited
   type: dict
   sample: {"app_version": "2.4.1"}
 global_var_list:
-  description: The C(global_var_list) sent (or, in check mode, that would be sent), password values masked.
+  description: The C(global_var_list) sent (or, in check mode, that would be sent), secret values (see O(secret_var_names)) masked.
   returned: always
   type: list
   elements: dict
   sample: [{"name": "app_version", "value": "2.4.1"}, {"name": "target_hosts", "server": {"host_id_list": [101]}}]
+  contains:
+    id:
+      description: Id of the plan variable, when the task named it by id.
+      type: int
+      sample: 2
+    name:
+      description: Name of the plan variable, when the task named it by name.
+      type: str
+      sample: app_version
+    value:
+      description: Value of a string, namespace, array or password variable (C(********) for a secret one).
+      type: str
+      sample: "2.4.1"
+    server:
+      description: >-
+        Hosts of a host variable, as JOB's C(server) object with C(ip_list) (C(bk_cloud_id), C(ip)), C(host_id_list),
+        C(dynamic_group_list) and C(topo_node_list) as given.
+      type: dict
+      sample: {"ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}]}
 error:
   description:
-    - What failed. C(stage) is one of C(validate), C(auth), C(lookup), C(launch), C(wait), C(logs), C(terminate);
-      C(kind) names the error class; C(permission) is the IAM object of a 9900403.
+    - What failed, for automation and for the BlueKing administrators.
   returned: failure
   type: dict
-  sample: {"kind": "api", "stage": "launch", "api": "execute_job_plan", "http_status": 200, "code": 1244012,
-           "message": "执行方案不存在", "request_id": "c4d1e5", "job_request_id": "7f3a", "permission": null}
+  contains:
+    kind:
+      description: >-
+        The class of failure: C(invalid_input), C(auth), C(permission), C(api) (JOB refused the request), C(http) (a non-2xx
+        answer), C(rate_limit), C(invalid_response) (not a BlueKing answer), C(transport), C(tls), C(timeout), C(job_failed).
+      type: str
+      sample: api
+    stage:
+      description: Where the task was, one of C(validate), C(auth), C(lookup), C(launch), C(wait), C(logs), C(terminate).
+      type: str
+      sample: launch
+    api:
+      description: The JOB API that failed; null before any request.
+      type: str
+      sample: execute_job_plan
+    http_status:
+      description: HTTP status of the answer; null when there was none.
+      type: int
+      sample: 200
+    code:
+      description: JOB, ESB or API gateway error code (or the job's status for C(job_failed)); null when there was none.
+      type: raw
+      sample: 1244012
+    message:
+      description: The server's message, in the language JOB answers in (C(执行方案不存在) in Chinese).
+      type: str
+      sample: Job plan does not exist
+    request_id:
+      description: ESB C(request_id) or API gateway C(X-Bkapi-Request-Id); give it to the BlueKing administrators.
+      type: str
+      sample: c4d1e5a0b2f34e6f8d9c0a1b2c3d4e5f
+    job_request_id:
+      description: JOB's own request id (C(job_request_id)), when JOB answered.
+      type: str
+      sample: 7f3a9c1e2b4d4f6a8c0e1f2a3b4c5d6e
+    permission:
+      description: The IAM permission object of a 9900403 (C(system_id), C(actions) with their resources); null otherwise.
+      type: dict
+      sample: null
 """
 
 import time

@@ -79,9 +79,10 @@ job_instance_id:
   type: int
   sample: 20000001
 job_instance_name:
-  description: Name of the job instance.
+  description: Name of the job instance; JOB names a launch after its plan.
   returned: success
   type: str
+  sample: deploy-app
 job_plan_id:
   description: Id of the job plan the instance ran, from JOB's history (C(get_job_instance_list)); null when unknown.
   returned: success
@@ -105,10 +106,12 @@ status_name:
   returned: success
   type: str
   sample: success
-finished:
-  description: Whether JOB considers the job finished.
+job_finished:
+  description:
+    - Whether JOB considers the job finished (JOB's C(finished), renamed because Ansible's C(async_status) owns C(finished)).
   returned: success
   type: bool
+  sample: true
 start_time:
   description: Start of the job, Unix time in milliseconds.
   returned: success
@@ -122,25 +125,153 @@ total_time:
   returned: success
   type: int
 steps:
-  description:
-    - Each step with C(step_instance_id), C(name), C(type), C(status), C(status_name), C(total_time) and C(hosts),
-      the per-host results chosen by O(host_results) (as in M(blueking.job.execute_job_plan)).
+  description: Each step with its status and the hosts chosen by O(host_results).
   returned: success
   type: list
   elements: dict
+  contains:
+    step_instance_id:
+      description: Step instance id.
+      type: int
+      sample: 30000001
+    name:
+      description: Step name.
+      type: str
+      sample: deploy
+    type:
+      description: 1 script, 2 file transfer, 3 manual confirmation, 4 SQL.
+      type: int
+      sample: 1
+    status:
+      description: Step status code (same codes as RV(status)).
+      type: int
+      sample: 3
+    status_name:
+      description: Name of the step status.
+      type: str
+      sample: success
+    total_time:
+      description: Duration in milliseconds.
+      type: int
+      sample: 1520
+    hosts:
+      description:
+        - Per-host results of the step, the hosts chosen by O(host_results).
+        - C(log) is the last O(log_max_bytes) bytes of the host's log, or null for a host whose log was not read, and for every
+          host once the logs returned reach O(log_total_max_bytes) (failed hosts' logs come first).
+      type: list
+      elements: dict
+      contains:
+        bk_host_id:
+          description: CMDB host id; null when JOB gives none.
+          type: int
+          sample: 101
+        ip:
+          description: IPv4 address of the host.
+          type: str
+          sample: 10.0.0.1
+        bk_cloud_id:
+          description: BK-Network area (cloud area) of the host; 0 is the default area.
+          type: int
+          sample: 0
+        status:
+          description: >-
+            JOB's host status code (C(ExecuteObjectTaskStatusEnum) in bk-job): 9 success, 3 succeeded last time, 5 waiting,
+            7 running, 11 failed, 104 script exited non-zero, ...
+          type: int
+          sample: 9
+        status_name:
+          description: Name of RV(steps[].hosts[].status), for example C(success), C(script_nonzero_exit), C(agent_error) or C(running).
+          type: str
+          sample: success
+        exit_code:
+          description: Exit code of the script on the host; null for file and confirmation steps.
+          type: int
+          sample: 0
+        error_code:
+          description: JOB's error code for the host (0 when none).
+          type: int
+          sample: 0
+        tag:
+          description: >-
+            The result group tag JOB gives the host (C(tag) of C(step_ip_result_list) in bk-job's C(EsbJobInstanceStatusV3DTO));
+            empty when there is none.
+          type: str
+          sample: ""
+        log:
+          description: The tail of the host's log (UTF-8 text), or null.
+          type: str
+          sample: "deploy 2.4.1 done\n"
 host_summary:
   description: Distinct hosts over all steps, counted as C(success), C(failed) or C(running), and their C(total).
   returned: success
   type: dict
-  sample: {"total": 2, "success": 2, "failed": 0, "running": 0}
+  contains:
+    total:
+      description: Distinct hosts of the job.
+      type: int
+      sample: 600
+    success:
+      description: Hosts whose every step succeeded.
+      type: int
+      sample: 598
+    failed:
+      description: Hosts that failed in a step.
+      type: int
+      sample: 2
+    running:
+      description: Hosts still running or waiting.
+      type: int
+      sample: 0
 output_vars:
-  description: String global variables after the run.
+  description: String global variables after the run, by name (from C(get_job_instance_global_var_value)).
   returned: success
   type: dict
+  sample: {"app_version": "2.4.1"}
 error:
-  description: What failed, as in M(blueking.job.execute_job_plan).
+  description:
+    - What failed, for automation and for the BlueKing administrators.
   returned: failure
   type: dict
+  contains:
+    kind:
+      description: >-
+        The class of failure: C(invalid_input), C(auth), C(permission), C(api) (JOB refused the request), C(http) (a non-2xx
+        answer), C(rate_limit), C(invalid_response) (not a BlueKing answer), C(transport), C(tls), C(timeout), C(job_failed).
+      type: str
+      sample: api
+    stage:
+      description: Where the task was, one of C(validate), C(auth), C(lookup), C(launch), C(wait), C(logs), C(terminate).
+      type: str
+      sample: wait
+    api:
+      description: The JOB API that failed; null before any request.
+      type: str
+      sample: get_job_instance_status
+    http_status:
+      description: HTTP status of the answer; null when there was none.
+      type: int
+      sample: 200
+    code:
+      description: JOB, ESB or API gateway error code (or the job's status for C(job_failed)); null when there was none.
+      type: raw
+      sample: 1244012
+    message:
+      description: The server's message, in the language JOB answers in (C(执行方案不存在) in Chinese).
+      type: str
+      sample: Job plan does not exist
+    request_id:
+      description: ESB C(request_id) or API gateway C(X-Bkapi-Request-Id); give it to the BlueKing administrators.
+      type: str
+      sample: c4d1e5a0b2f34e6f8d9c0a1b2c3d4e5f
+    job_request_id:
+      description: JOB's own request id (C(job_request_id)), when JOB answered.
+      type: str
+      sample: 7f3a9c1e2b4d4f6a8c0e1f2a3b4c5d6e
+    permission:
+      description: The IAM permission object of a 9900403 (C(system_id), C(actions) with their resources); null otherwise.
+      type: dict
+      sample: null
 """
 
 from typing import Any

@@ -62,6 +62,39 @@ job_plans:
   elements: dict
   sample: [{"id": 1000, "name": "deploy-app", "job_template_id": 100, "creator": "admin", "create_time": 1546272000000,
             "last_modify_user": "admin", "last_modify_time": 1546272000000, "need_update": false}]
+  contains:
+    id:
+      description: Plan id.
+      type: int
+      sample: 1000
+    name:
+      description: Plan name.
+      type: str
+      sample: deploy-app
+    job_template_id:
+      description: Template the plan was made from.
+      type: int
+      sample: 100
+    creator:
+      description: User who created the plan.
+      type: str
+      sample: admin
+    create_time:
+      description: Creation of the plan, Unix time in milliseconds.
+      type: int
+      sample: 1546272000000
+    last_modify_user:
+      description: User who changed the plan last.
+      type: str
+      sample: admin
+    last_modify_time:
+      description: Last change of the plan, Unix time in milliseconds.
+      type: int
+      sample: 1546272000000
+    need_update:
+      description: Whether the plan lags behind its template and should be synchronised.
+      type: bool
+      sample: false
 job_plan:
   description: The plan's id, name, template, variables and steps.
   returned: with O(job_plan_id)
@@ -77,16 +110,73 @@ job_plan:
       description: Template the plan was made from.
       type: int
     variables:
-      description:
-        - Each global variable with C(id), C(name), C(type), C(type_name) (C(string), C(namespace), C(host_list),
-          C(password), C(associative_array), C(indexed_array)), C(required) (bool), C(description), C(used), and its
-          default as C(value) (password defaults masked) or, for host lists, C(server).
+      description: Each global variable of the plan with its default.
       type: list
       elements: dict
+      contains:
+        id:
+          description: Variable id (the C(id) a C(global_var_list) entry may name).
+          type: int
+          sample: 1
+        name:
+          description: Variable name.
+          type: str
+          sample: app_version
+        type:
+          description: JOB's variable type code (C(TaskVariableTypeEnum) in bk-job).
+          type: int
+          sample: 1
+        type_name:
+          description: >-
+            Name of the type, one of C(string), C(namespace), C(host_list), C(password), C(associative_array),
+            C(indexed_array).
+          type: str
+          sample: string
+        required:
+          description: Whether a launch must give the variable a value.
+          type: bool
+          sample: true
+        description:
+          description: The variable's description in the plan.
+          type: str
+          sample: Version to deploy
+        used:
+          description: Whether the plan references the variable (C(used) of bk-job's C(EsbGlobalVarV3DTO)); null when JOB leaves it out.
+          type: bool
+          sample: true
+        value:
+          description: Default value of a variable that is not a host list (C(********) for a password with a default).
+          returned: when the variable is not a host list
+          type: str
+          sample: "2.4.0"
+        server:
+          description: >-
+            Default hosts of a host list variable, as JOB's C(server) object (C(ip_list), C(host_id_list),
+            C(dynamic_group_list), C(topo_node_list)).
+          returned: when the variable is a host list
+          type: dict
+          sample: {"ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}]}
     steps:
-      description: Each step with C(id), C(name), C(type) and C(type_name) (C(script), C(file), C(confirm), C(sql)).
+      description: Each step of the plan.
       type: list
       elements: dict
+      contains:
+        id:
+          description: Step id.
+          type: int
+          sample: 5001
+        name:
+          description: Step name.
+          type: str
+          sample: deploy
+        type:
+          description: JOB's step type code, 1 script, 2 file transfer, 3 manual confirmation, 4 SQL.
+          type: int
+          sample: 1
+        type_name:
+          description: Name of the step type, one of C(script), C(file), C(confirm), C(sql).
+          type: str
+          sample: script
 """
 
 from typing import Any
