@@ -1,11 +1,13 @@
 # blueking.job - build and test entry points. Everything runs through scripts/.
-#   make test          sanity + units + integration on ansible-core 2.19 and 2.16, then the
-#                      release checks and the docs site (below)
-#   make sanity        ansible-test sanity only   (CORE=2.19 by default; CORE=2.16 to switch)
+#   make test          sanity + units + the ansible-test smoke target on ansible-core 2.16, 2.17,
+#                      2.18, 2.19, 2.20 and 2.21, the pytest end-to-end suite on 2.16 and 2.21,
+#                      then the release checks and the docs site (below); BKJOB_CORES narrows it
+#   make sanity        ansible-test sanity only   (CORE=2.19 by default; CORE=2.16 ... 2.21 to switch)
 #   make units         ansible-test units only
 #   make integration   pytest tests/integration only
-#   make release       release checks: changelog, docs lint, ansible-lint, ansible-builder create,
-#                      build + install + run from the installed copy (tools venv .venvs/tools)
+#   make release       release checks: changelog, docs lint, ansible-lint (whole collection),
+#                      ansible-builder create, build + install + run from the installed copy,
+#                      galaxy-importer with Automation Hub's checks (tools venv .venvs/tools)
 #   make docs          build the HTML docs site into docs/build/html
 #   make demo          run demo/demo.yml against the local JOB emulator
 #   make build         build the collection artifact (blueking-job-<version>.tar.gz)
