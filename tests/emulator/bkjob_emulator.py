@@ -42,10 +42,18 @@ DEFAULT_CONFIG = {
     "access_tokens": {"at-alice-55aa": "alice"},
     # app used when an access_token authenticates (the token stands for app + user)
     "access_token_app": "bk-demo-app",
-    # apps allowed to name a user with bk_username alone (ESB "skip user auth" whitelist,
-    # gateway "免用户认证应用白名单" plugin); null means every configured app
-    "skip_user_auth_apps": None,
-    "tenant_required": False,
+    # apps allowed to name a user with bk_username alone: ESB's skip-user-auth list
+    # (FunctionControllerClient.is_skip_user_auth), the gateway's bk-verified-user-exempted-apps; BlueKing exempts none
+    "skip_user_auth_apps": [],
+    # seconds ESB waits for JOB (esb conf REQUEST_TIMEOUT_SECS) and the gateway waits for its backend
+    "esb_timeout_seconds": 30,
+    "apigw_timeout_seconds": 30,
+    # JOB job.execute.check-callback-url (CheckCallbackUrlConfig): allow-list off by default; bk_domain is bkConfig's
+    "check_callback_url": {"enabled": False, "allowed_base_urls": [], "bk_domain": None},
+    # null: a single-tenant BlueKing.  An object turns on multi-tenancy (gateway bk-tenant-validate, JOB's
+    # CheckTenantGatewayFilterFactory): {"apps": {app_code: {"tenant_mode": "single"|"global", "tenant_id": ID}}};
+    # apps not listed are single-tenant apps of tenant "default"
+    "tenant": None,
     # JOB feature toggle bkBizIdCompatible (chart default on): accept bk_biz_id, emit bk_biz_id in answers
     "bk_biz_id_compatible": True,
     # false: unknown hosts are accepted (a host id is made up); true: JOB's CMDB check (1243052/1243053)
@@ -69,6 +77,7 @@ SCOPES = {
     ("biz", "2"): {"name": "Blueking"},
     ("biz", "3"): {"name": "Demo"},
     ("biz_set", "9991001"): {"name": "All business"},
+    ("tenant_set", "1"): {"name": "All tenants"},
 }
 
 # bk_host_id -> host; "biz" is the CMDB business holding it (a biz_set sees every host)
@@ -87,12 +96,17 @@ TOPO_NODES = {("module", 1000): [101, 102], ("set", 10): [101, 102, 103, 104]}
 DYNAMIC_GROUPS = {"blo8gojho0skft7pr5q0": [103], "blo8gojho0sabc7priuy": [104]}
 
 VAR_STRING, VAR_NAMESPACE, VAR_HOST, VAR_CIPHER, VAR_ASSOC_ARRAY, VAR_INDEX_ARRAY = 1, 2, 3, 4, 5, 6
-STEP_SCRIPT, STEP_FILE, STEP_CONFIRM = 1, 2, 3
+# TaskStepTypeEnum in plans (a SQL step is a script step with script_language 6, ScriptTypeEnum.SQL);
+# StepExecuteTypeEnum in job instances, where a SQL step is EXECUTE_SQL 4
+STEP_SCRIPT, STEP_FILE, STEP_CONFIRM, STEP_SQL = 1, 2, 3, 4
+SCRIPT_STEPS = (STEP_SCRIPT, STEP_SQL)
+SCRIPT_LANGUAGE_SQL = 6
 CIPHER_MASK = "******"
 
 
-def _var(var_id, name, var_type, value=None, required=0, description="", used=True, host_ids=None):
-    """One plan global variable; host variables (type 3) get a server made from seeded host ids."""
+def _var(var_id, name, var_type, value=None, required=0, description="", used=True, host_ids=None, containers=None):
+    """One plan global variable; host variables (type 3) get a server made from seeded host ids, or (containers)
+    a default that targets containers (CMDB container ids), which has no hosts."""
     variable = {"id": var_id, "name": name, "type": var_type, "required": required,
                 "description": description, "used": used}
     if var_type == VAR_HOST:
@@ -102,14 +116,17 @@ def _var(var_id, name, var_type, value=None, required=0, description="", used=Tr
             "dynamic_group_list": [],
             "topo_node_list": [],
         }
+        if containers:
+            variable["server"]["containers"] = list(containers)
     else:
         variable["value"] = value
     return variable
 
 
-def _script_step(step_id, name, target, content="echo ok", param=""):
-    """target: {"variable": NAME} (a host variable) or {"host_ids": [...]} (static hosts)."""
-    return {"id": step_id, "type": STEP_SCRIPT, "name": name, "target": target, "content": content, "param": param}
+def _script_step(step_id, name, target, content="echo ok", param="", language=1):
+    """target: {"variable": NAME} (a host variable) or {"host_ids": [...]} (static hosts); language 6 is SQL."""
+    return {"id": step_id, "type": STEP_SCRIPT, "name": name, "target": target, "content": content, "param": param,
+            "language": language}
 
 
 def _file_step(step_id, name, target, source_files, destination):
@@ -169,6 +186,12 @@ def _build_plans():
               creator="alice"),
         _plan(1004, "deploy", biz2, 102, [], [_script_step(5041, "deploy", {"host_ids": [101]})]),
         _plan(1005, "inspect-all", bizset, 400, [], [_script_step(5051, "inspect", {"host_ids": [101, 201]})]),
+        # a host variable whose default targets containers (JOB 3.10+ execute objects)
+        _plan(1006, "k8s-rollout", biz3, 301, [_var(1, "pods", VAR_HOST, required=1, containers=["c-7f9a01", "c-7f9a02"])],
+              [_script_step(5061, "rollout", {"variable": "pods"})]),
+        # an "execute SQL" step: TaskStepTypeEnum SCRIPT with script_language 6 in the plan, EXECUTE_SQL (4) when run
+        _plan(1007, "db-migrate", biz3, 302, [],
+              [_script_step(5071, "migrate", {"host_ids": [201]}, "ALTER TABLE app ADD COLUMN note TEXT;\n", language=6)]),
     ]
     for index in range(1, 46):
         plans.append(_plan(1100 + index, f"maintenance-{index:02d}", biz2, 200, [],
@@ -191,7 +214,7 @@ GO_ON_STATUSES = frozenset({5, 6})
 HOST_STATUS_FOR_STEP = {1: 5, 2: 7, 3: 9, 4: 9, 5: 9, 6: 9, 7: 9, 8: 403, 9: 0, 10: 7, 11: 403, 13: 403, 14: 0, 15: 5}
 HOST_ERROR_CODE_FOR_STEP = {2: 115, 8: 126, 10: 115, 11: 126, 13: 126, 9: -1, 14: -1}
 # failed hosts: script steps 104 (脚本返回码非零, exit code 1), file steps 11 (执行失败)
-FAILED_HOST_CODES = {STEP_SCRIPT: (104, 1, 0), STEP_FILE: (11, 0, 0)}
+FAILED_HOST_CODES = {STEP_SCRIPT: (104, 1, 0), STEP_SQL: (104, 1, 0), STEP_FILE: (11, 0, 0)}
 MAX_SCRIPT_TARGETS = 50000  # job.execute.limit.script-task.max-target-server
 LOG_BATCH_LIMIT = 500  # batch_get_job_instance_ip_log hosts per call
 
@@ -257,18 +280,25 @@ class JobError(Exception):
         self.permission = permission
 
 
-def missing_parameter(name):
-    # MissingParameterException is the one JOB error answered with HTTP 400
-    return JobError(1241004, f"请求参数[{name}]缺失", http_status=400)
-
-
 def illegal_parameter(name):
+    """ILLEGAL_PARAM_WITH_PARAM_NAME."""
     return JobError(1241005, f"请求参数[{name}]不合法")
 
 
-def field_error(field, message):
-    # bean validation (buildValidateFailResp): code 1240003, the first field error as message
-    return JobError(1240003, f"{field}: {message}")
+def missing_or_illegal(name):
+    """MISSING_OR_ILLEGAL_PARAM_WITH_PARAM_NAME, what most v3 checkRequest() methods answer."""
+    return JobError(1241007, f"请求参数[{name}]缺失或不合法")
+
+
+def field_error(message):
+    """Bean validation: EsbExceptionControllerAdvice -> EsbResp.buildValidateFailResp, code BAD_REQUEST 1240003 and
+    the first field violation's message alone (ValidationMessages_zh_CN.properties)."""
+    return JobError(1240003, message)
+
+
+def bad_request():
+    """BAD_REQUEST 1240003 with its own message: unreadable body, wrong type, missing required @RequestParam."""
+    return JobError(1240003, "错误的请求")
 
 
 def new_hex_id():
@@ -386,7 +416,7 @@ def resolve_outcome(behaviour, steps):
     if fail_step is not None:
         index = max(0, min(len(steps) - 1, fail_step if fail_step >= 0 else len(steps) + fail_step))
     elif failed_spec is not None or final_status == 6:
-        index = next((index for kind in (STEP_SCRIPT, STEP_FILE) for index, step in enumerate(steps) if step["type"] == kind),
+        index = next((index for kinds in (SCRIPT_STEPS, (STEP_FILE,)) for index, step in enumerate(steps) if step["type"] in kinds),
                      len(steps) - 1)
     else:
         index = len(steps) - 1
@@ -439,26 +469,38 @@ def compute_progress(instance, at_ms, with_hosts=True):
             open_ended = done_at is None or after not in FINISHED_STATUSES
             if terminate is not None and terminate["at"] >= cursor and (open_ended or terminate["at"] < done_at):
                 status, end = _stop_step(state, terminate, at_ms)
-                break
-            if done_at is None or at_ms < done_at:
+            elif done_at is None or at_ms < done_at:
                 state["status"] = status = running
                 break
-            state["status"] = status = after
-            if after not in FINISHED_STATUSES:
+            else:
+                state["status"] = status = after
+                if after not in FINISHED_STATUSES:
+                    break
+                state["end_time"] = cursor = done_at
+                if after in GO_ON_STATUSES:
+                    final = after
+                    continue
+                if after == 3:
+                    continue
+                end = done_at
+            # the job stopped at this step (failed, stopped, terminated): operate_step_instance may resume it
+            resumed = _resume_step(state, instance.get("resumes", {}).get(index), at_ms, step_ms)
+            if resumed is None:
                 break
-            state["end_time"] = cursor = done_at
+            status, end = state["status"], None
+            if resumed == "running":
+                break
+            cursor, after = resumed
             if after in GO_ON_STATUSES:
                 final = after
-            elif after != 3:
-                end = done_at
-                break
         else:
             status, end, active = final, cursor, None
         if status in FINISHED_STATUSES:
             active = None
     for index, (step, state) in enumerate(zip(instance["steps"], states)):
         state["total_time"] = state["end_time"] - state["start_time"] if state["end_time"] is not None else None
-        state["failed"] = outcome["failed"] if index == outcome["index"] and state["status"] == outcome["status"] else frozenset()
+        state["failed"] = (outcome["failed"] if index == outcome["index"] and state["status"] == outcome["status"]
+                           and not state.get("retried") else frozenset())
         if with_hosts:
             state["hosts"] = _host_results(step, state)
     return {
@@ -469,6 +511,32 @@ def compute_progress(instance, at_ms, with_hosts=True):
         "active": active,
         "steps": states,
     }
+
+
+def _resume_step(state, event, at_ms, step_ms):
+    """A step operation (operate_step_instance) on a step the job stopped at: {"action", "at"} or None.
+
+    retry (2, 8): the step runs again from the operation, then succeeds; ignore (3): the step shows 6 and the job
+    goes on (and ends 6); next (11): the stopped step stays 11 and the job goes on; skip (12): the stopping step
+    shows 5 and the job goes on.  Returns None (not resumed), "running" (a retry still running, state updated), or
+    (cursor, status the job goes on with).
+    """
+    if event is None or event["at"] > at_ms:
+        return None
+    when, action = event["at"], event["action"]
+    if action == "retry":
+        state.update(start_time=when, end_time=None)
+        if at_ms < when + step_ms:
+            state["status"] = 2
+            return "running"
+        state.update(status=3, end_time=when + step_ms, failed=frozenset(), retried=True)
+        return when + step_ms, 3
+    if action == "ignore":
+        state["status"] = 6
+        return when, 6
+    if action == "skip":
+        state.update(status=5, end_time=when)
+    return when, 3
 
 
 def _stop_step(state, terminate, at_ms):
@@ -640,6 +708,11 @@ class EmulatorState:
 
     # -- callbacks -----------------------------------------------------------------------------------------
 
+    def callback_again(self, job_instance_id):
+        """A resumed job calls back again when it finishes anew."""
+        with self.lock:
+            self._callbacks_due.add(job_instance_id)
+
     def record_callback(self, generation, entry):
         with self.lock:
             if generation != self._generation:
@@ -770,6 +843,7 @@ def deliver_callback(state, generation, job_instance_id, url, body):
 
 IPV4_PATTERN = re.compile(r"((?!\d\d\d)\d+|1\d\d|2[0-4]\d|25[0-5])(\.((?!\d\d\d)\d+|1\d\d|2[0-4]\d|25[0-5])){3}")
 BIZ_SET_ID_MIN, BIZ_SET_ID_MAX = 8000000, 9999999
+SCOPE_TYPES = ("biz", "biz_set", "tenant_set")  # ResourceScopeTypeEnum (tenant_set: 3.12, multi-tenant)
 MAX_PAGE_LENGTH, DEFAULT_PAGE_LENGTH = 1000, 20
 THIRTY_DAYS_MS = 30 * 24 * 3600 * 1000
 
@@ -792,26 +866,35 @@ def _as_long(value):
 
 
 class JobCall:
-    """One call of a JOB API: parameters, the authenticated user, the resolved scope."""
+    """One call of a JOB API: parameters, how JOB received them, the authenticated user, the resolved scope.
 
-    def __init__(self, state, api, params, user, app_code):
+    http_method is what JOB itself sees: ESB always POSTs a JSON body to JOB (JobComponent.handle), the gateway
+    passes the resource's method on.  A POST body is a request object (Jackson, then bean validation); a GET is
+    @RequestParam values (a wrong type or a missing required one is BAD_REQUEST 1240003).
+    """
+
+    def __init__(self, state, api, params, user, app_code, http_method="POST"):
         self.state = state
         self.api = api
         self.params = params
         self.user = user
         self.app_code = app_code
+        self.http_method = http_method
         self.scope_type = None
         self.scope_id = None
 
-    def long(self, name, required=False, default=None):
+    @property
+    def is_get(self):
+        return self.http_method == "GET"
+
+    def long(self, name, default=None):
+        """An integer parameter; None (or default) when absent; a wrong type is BAD_REQUEST (Jackson/TypeMismatch)."""
         value = self.params.get(name)
         if _is_missing(value):
-            if required:
-                raise missing_parameter(name)
             return default
         number = _as_long(value)
         if number is None:
-            raise JobError(1241020, f"请求参数[{name}]类型错误")
+            raise bad_request()
         return number
 
     def boolean(self, name, default):
@@ -822,32 +905,32 @@ class JobCall:
             return value
         if isinstance(value, str) and value.lower() in ("true", "false"):
             return value.lower() == "true"
-        raise JobError(1241020, f"请求参数[{name}]类型错误")
+        raise bad_request()
 
     def text(self, name):
         value = self.params.get(name)
         return None if _is_missing(value) else str(value)
 
     def resolve_scope(self):
-        """EsbAppScopeReq: bk_scope_type+bk_scope_id win; else bk_biz_id when bkBizIdCompatible is on."""
+        """EsbAppScopeReq: its bean validation (ValidBkScope, EsbAppScopeReqGroupSequenceProvider), then
+        fillAppResourceScope: bk_scope_type+bk_scope_id win; else bk_biz_id when bkBizIdCompatible is on, read as a
+        business set in [8000000, 9999999]."""
         scope_type = self.params.get("bk_scope_type")
         scope_id = self.params.get("bk_scope_id")
         compatible = self.state.config.get("bk_biz_id_compatible", True)
-        if not compatible or not _is_missing(scope_type) or not _is_missing(scope_id):
-            if scope_type not in ("biz", "biz_set"):
-                raise field_error("bk_scope_type", "非法的资源范围类型")
-            if _is_missing(scope_id) or not str(scope_id).strip():
-                raise field_error("bk_scope_id", "非法的资源范围ID")
-            scope_id = str(scope_id).strip()
-        elif not _is_missing(self.params.get("bk_biz_id")):
+        use_biz_id = compatible and _is_missing(scope_type) and _is_missing(scope_id) and not _is_missing(self.params.get("bk_biz_id"))
+        if use_biz_id:
             biz_id = self.long("bk_biz_id")
             if biz_id < 1:
-                raise field_error("bk_biz_id", "非法的业务ID")
-            # [8000000,9999999] were biz-set ids before biz sets were migrated
+                raise field_error("非法的业务 ID")
             scope_type = "biz_set" if BIZ_SET_ID_MIN <= biz_id <= BIZ_SET_ID_MAX else "biz"
             scope_id = str(biz_id)
         else:
-            raise missing_parameter("bk_scope_id")
+            if scope_type not in SCOPE_TYPES:
+                raise field_error("非法的资源范围类型")
+            if _is_missing(scope_id) or not str(scope_id).strip():
+                raise field_error("非法的资源范围 ID")
+            scope_id = str(scope_id)
         if (scope_type, scope_id) not in SCOPES:
             raise JobError(1243051, f"资源范围不存在：{scope_type}:{scope_id}")
         self.scope_type, self.scope_id = scope_type, scope_id
@@ -862,10 +945,11 @@ class JobCall:
         return scope == (self.scope_type, self.scope_id)
 
     def scope_fields(self, scope=None):
+        """EsbAppScopeDTO: bk_scope_type, bk_scope_id, and bk_biz_id (a number) when bkBizIdCompatible is on."""
         scope_type, scope_id = scope or (self.scope_type, self.scope_id)
         fields = {"bk_scope_type": scope_type, "bk_scope_id": scope_id}
         if self.state.config.get("bk_biz_id_compatible", True):
-            fields["bk_biz_id"] = int(scope_id)
+            fields["bk_biz_id"] = _as_long(scope_id)
         return fields
 
     def page(self):
@@ -876,8 +960,18 @@ class JobCall:
             length = DEFAULT_PAGE_LENGTH
         return start, min(length, self.state.page_limit)
 
-    def instance(self):
-        job_instance_id = self.long("job_instance_id", required=True)
+    def instance_id(self):
+        """job_instance_id as get_job_instance_status / get_job_instance_global_var_value check it: 1241007 when
+        missing or < 1 (a GET without it never reaches the check: 1240003)."""
+        job_instance_id = self.long("job_instance_id")
+        if job_instance_id is None or job_instance_id < 1:
+            raise missing_or_illegal("job_instance_id")
+        return job_instance_id
+
+    def instance(self, job_instance_id=None):
+        """The job instance (TaskInstanceService.getTaskInstance): 1244006 when unknown or in another scope."""
+        if job_instance_id is None:
+            job_instance_id = self.instance_id()
         with self.state.lock:
             instance = self.state.instances.get(job_instance_id)
         if instance is None or not self.in_scope(instance["scope"]):
@@ -919,7 +1013,9 @@ def resolve_hosts(server, scope, strict):
                 host_id = _as_long(item.get("bk_host_id")) or 900000 + len(hosts) + 1
                 hosts[host_id] = {"bk_host_id": host_id, "bk_cloud_id": cloud_id, "ip": ip}
     for group in server.get("dynamic_group_list") or []:
-        for host_id in DYNAMIC_GROUPS.get(str(group.get("id")), []):
+        # TaskExecuteServiceImpl.standardizeDynamicGroupId: a legacy "bizId:groupId" id keeps the group id
+        parts = str(group.get("id")).split(":")
+        for host_id in DYNAMIC_GROUPS.get(parts[1] if len(parts) == 2 else parts[0], []):
             hosts[host_id] = _host_entry(host_id, HOSTS[host_id])
     for node in server.get("topo_node_list") or []:
         for host_id in TOPO_NODES.get((str(node.get("node_type")), _as_long(node.get("id"))), []):
@@ -933,33 +1029,103 @@ def _server_has_hosts(server):
                                             ("host_id_list", "ip_list", "dynamic_group_list", "topo_node_list"))
 
 
+def _is_list_of_dicts(value):
+    return value is None or (isinstance(value, list) and all(isinstance(item, dict) for item in value))
+
+
 def _validate_global_var_list(raw_vars):
-    """Bean validation of EsbExecuteJobV3Request.global_var_list (EsbIpDTO: @NotNull @Min(0) bk_cloud_id, IPv4 ip)."""
+    """Bean validation of EsbExecuteJobV3Request.global_var_list (@Valid EsbGlobalVarV3DTO and its EsbServerV3DTO).
+
+    EsbGlobalVarV3DTO.id @Min(1) (an id of 0 or less is refused whatever the name says); EsbIpDTO bk_cloud_id
+    @NotNull @Min(0), ip @NotBlank + @Pattern IPv4 (the whole string: trimIps() only runs after validation, so a
+    padded IP is refused); EsbDynamicGroupDTO.id @NotNull; EsbCmdbTopoNodeDTO id and node_type @NotNull.
+    A value of the wrong JSON shape cannot be read: 1240003 错误的请求.  Returns the list ([] for none).
+    """
     if raw_vars is None:
         return []
-    if not isinstance(raw_vars, list) or not all(isinstance(var, dict) for var in raw_vars):
-        raise JobError(1241020, "请求参数[global_var_list]类型错误")
-    for var_index, var in enumerate(raw_vars):
+    if not _is_list_of_dicts(raw_vars):
+        raise bad_request()
+    for var in raw_vars:
+        if "id" in var and not _is_missing(var["id"]):
+            var_id = _as_long(var["id"])
+            if var_id is None:
+                raise bad_request()
+            if var_id < 1:
+                raise field_error("非法的全局变量 ID")
         server = var.get("server")
         if server is None:
             continue
-        if not isinstance(server, dict):
-            raise JobError(1241020, "请求参数[global_var_list]类型错误")
-        for ip_index, item in enumerate(server.get("ip_list") or []):
-            field = f"global_var_list[{var_index}].server.ip_list[{ip_index}]"
-            if not isinstance(item, dict):
-                raise JobError(1241020, "请求参数[global_var_list]类型错误")
+        if not isinstance(server, dict) or not all(_is_list_of_dicts(server.get(key)) for key in
+                                                   ("ip_list", "dynamic_group_list", "topo_node_list")):
+            raise bad_request()
+        if server.get("host_id_list") is not None and (not isinstance(server["host_id_list"], list) or any(
+                _as_long(item) is None for item in server["host_id_list"])):
+            raise bad_request()
+        for item in server.get("ip_list") or []:
             cloud_id = _as_long(item.get("bk_cloud_id"))
             if cloud_id is None or cloud_id < 0:
-                raise field_error(f"{field}.bk_cloud_id", "云区域ID非法")
-            if not isinstance(item.get("ip"), str) or not IPV4_PATTERN.fullmatch(item["ip"].strip()):
-                raise field_error(f"{field}.ip", "IP非法")
+                raise field_error("管控区域 ID 非法")
+            if not isinstance(item.get("ip"), str) or not IPV4_PATTERN.fullmatch(item["ip"]):
+                raise field_error("IP 非法")
+        for group in server.get("dynamic_group_list") or []:
+            if group.get("id") is None:
+                raise field_error("动态分组 ID 不可为空")
+        for node in server.get("topo_node_list") or []:
+            if node.get("id") is None:
+                raise field_error("拓扑节点 ID 不可为空")
+            if node.get("node_type") is None:
+                raise field_error("拓扑节点类型不可为空")
     return raw_vars
 
 
-def _valid_callback_url(url):
+CALLBACK_URL_MESSAGE = "回调地址不合法或不在允许列表中，请联系平台管理员添加"  # ValidCallbackUrl.message
+
+
+def _java_uri(url):
+    """(scheme, userinfo, host, port, path) as java.net.URI reads a URL; None where URI would throw."""
+    if not isinstance(url, str) or re.search(r"[\s\"<>\\^`{|}]", url):
+        return None
     parts = urlsplit(url)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    userinfo = parts.netloc.rpartition("@")[0] if "@" in parts.netloc else None
+    return parts.scheme, userinfo, parts.hostname, port, parts.path
+
+
+def _effective_port(scheme, port):
+    return port if port is not None else {"http": 80, "https": 443}.get((scheme or "").lower(), -1)
+
+
+def _matches_base_url(uri, base_url):
+    """CallbackUrlValidateServiceImpl.matchBaseUrl: same scheme, host and port; the path on a / boundary."""
+    base = _java_uri(base_url.strip()) if isinstance(base_url, str) and base_url.strip() else None
+    if base is None or base[1] is not None:
+        return False
+    if (uri[0] or "").lower() != (base[0] or "").lower() or (uri[2] or "").lower() != (base[2] or "").lower():
+        return False
+    if _effective_port(uri[0], uri[3]) != _effective_port(base[0], base[3]):
+        return False
+    base_path, path = base[4] or "", uri[4] or ""
+    if base_path in ("", "/") or path == base_path:
+        return True
+    return path.startswith(base_path if base_path.endswith("/") else base_path + "/")
+
+
+def valid_callback_url(url, config):
+    """CallbackUrlValidateServiceImpl.isValid: an http(s) URL with a host and without user info; with
+    job.execute.check-callback-url.enabled also under an allowed base URL or on the bk_domain (or a subdomain)."""
+    uri = _java_uri(url)
+    if uri is None or (uri[0] or "").lower() not in ("http", "https") or not uri[2] or uri[1] is not None:
+        return False
+    check = config.get("check_callback_url") or {}
+    if not check.get("enabled"):
+        return True
+    if any(_matches_base_url(uri, base) for base in check.get("allowed_base_urls") or []):
+        return True
+    domain = (check.get("bk_domain") or "").strip().lower()
+    return bool(domain) and (uri[2].lower() == domain or uri[2].lower().endswith("." + domain))
 
 
 def resolve_variables(plan, raw_vars, scope, strict):
@@ -992,6 +1158,8 @@ def _step_hosts(step, variables):
         var = next((var for var in variables if var["name"] == target["variable"]), None)
         if var is None:
             raise JobError(1244008, f"作业引用的主机列表变量[{target['variable']}]不存在")
+        if not var.get("hosts") and (var.get("server") or {}).get("containers"):
+            return []  # container execute objects: no host
         if not var.get("hosts"):
             raise JobError(1244009, f"作业引用的主机列表变量[{target['variable']}]的主机为空")
         return [dict(host) for host in var["hosts"]]
@@ -1032,7 +1200,12 @@ def _launch_steps(plan, variables, behaviour):
         item = {"step_id": step["id"], "name": step["name"], "type": step["type"], "hosts": []}
         if step["type"] != STEP_CONFIRM:
             item["hosts"] = shared if shared is not None else _step_hosts(step, variables)
-        if step["type"] == STEP_SCRIPT and len(item["hosts"]) > MAX_SCRIPT_TARGETS:
+            target_var = next((var for var in variables if var["name"] == (step.get("target") or {}).get("variable")), None)
+            if shared is None and not item["hosts"] and target_var is not None:
+                item["containers"] = list((target_var.get("server") or {}).get("containers") or [])
+        if step["type"] == STEP_SCRIPT and step.get("language") == SCRIPT_LANGUAGE_SQL:
+            item["type"] = STEP_SQL
+        if item["type"] in SCRIPT_STEPS and len(item["hosts"]) > MAX_SCRIPT_TARGETS:
             raise JobError(1244022, f"脚本任务目标服务器数量超过限制：{MAX_SCRIPT_TARGETS}")
         if step["type"] == STEP_FILE:
             item["sources"] = _file_sources(step, variables, _substitute(step["destination"], variables))
@@ -1040,14 +1213,24 @@ def _launch_steps(plan, variables, behaviour):
     return steps
 
 
+def validate_execute_job_plan(call):
+    """Bean validation of EsbExecuteJobV3Request: global_var_list, then @ValidCallbackUrl callback_url."""
+    _validate_global_var_list(call.params.get("global_var_list"))
+    callback_url = call.params.get("callback_url")
+    if callback_url is not None and not isinstance(callback_url, str):
+        raise bad_request()
+    if callback_url and callback_url.strip() and not valid_callback_url(callback_url, call.state.config):
+        raise field_error(CALLBACK_URL_MESSAGE)
+
+
 def api_execute_job_plan(call):
-    plan_id = call.long("job_plan_id", required=True)
+    """EsbExecuteJobPlanV3ResourceImpl.executeJobPlan (checkExecuteTaskRequest, trimIps) and
+    TaskExecuteServiceImpl.executeJobPlan; the instance is named after the plan (buildTaskInstanceForTask)."""
+    plan_id = call.long("job_plan_id")
     raw_vars = _validate_global_var_list(call.params.get("global_var_list"))
     callback_url = call.text("callback_url")
-    if callback_url is not None and not _valid_callback_url(callback_url):
-        raise illegal_parameter("callback_url")
     start_task = call.boolean("start_task", True)
-    if plan_id <= 0:
+    if plan_id is None or plan_id <= 0:
         raise illegal_parameter("job_plan_id")
     for raw in raw_vars:
         raw_id = _as_long(raw.get("id"))
@@ -1066,9 +1249,8 @@ def api_execute_job_plan(call):
     variables = resolve_variables(plan, raw_vars, plan["scope"], strict)
     steps = _launch_steps(plan, variables, behaviour)
     created = now_ms()
-    stamp = datetime.datetime.fromtimestamp(created / 1000).strftime("%Y%m%d%H%M%S") + f"{created % 1000:03d}"
     instance = call.state.create_instance({
-        "job_instance_name": f"{plan['name']}_{stamp}",
+        "job_instance_name": plan["name"],
         "plan_id": plan_id,
         "job_template_id": plan["job_template_id"],
         "scope": plan["scope"],
@@ -1088,12 +1270,19 @@ def api_execute_job_plan(call):
         "confirmations": {},  # confirm step index -> {"action", "at"}
         "terminate": None,  # {"at", "status" (11 or 8), "stopping_ms"}
     })
-    return {"job_instance_id": instance["job_instance_id"], "job_instance_name": instance["job_instance_name"]}
+    # EsbJobExecuteV3DTO: step_instance_id is only set by the fast_* APIs
+    return {"job_instance_id": instance["job_instance_id"], "job_instance_name": instance["job_instance_name"],
+            "step_instance_id": None}
 
 
 def api_get_job_instance_status(call):
+    """EsbGetJobInstanceStatusV3ResourceImpl: step_ip_result_list only with return_ip_result (else null), from
+    the execute-object tasks of script/SQL steps and the download tasks of file steps; a container task has no
+    host, and the NullPointerException it causes is INTERNAL_ERROR 1240002."""
     instance = call.instance()
     return_ip_result = call.boolean("return_ip_result", False)
+    if return_ip_result and any(step.get("containers") for step in instance["steps"]):
+        raise JobError(1240002, "内部服务器异常")
     progress = compute_progress(instance, now_ms(), with_hosts=return_ip_result)
     job_instance = dict(call.scope_fields(instance["scope"]))
     job_instance.update({
@@ -1118,8 +1307,7 @@ def api_get_job_instance_status(call):
             "total_time": state["total_time"],
             "execute_count": 0,
         }
-        if return_ip_result:
-            item["step_ip_result_list"] = state["hosts"]
+        item["step_ip_result_list"] = state["hosts"] if return_ip_result else None
         step_list.append(item)
     finished = progress["status"] in FINISHED_STATUSES or (
         progress["status"] == 7 and legacy_behaviour(instance["behaviour"], "finished_is_terminal"))
@@ -1135,7 +1323,12 @@ def api_operate_job_instance(call):
     operation_code = call.long("operation_code")
     if job_instance_id is None or job_instance_id <= 0 or operation_code not in (1, 2):
         raise JobError(1241002, "请求参数不合法")
+    # JOB before 3.10 has no START_JOB in TaskOperationEnum: checkRequest refuses code 2 before any lookup
+    if operation_code == 2 and legacy_behaviour(call.state.launch_behaviour(), "start_task"):
+        raise JobError(1241002, "请求参数不合法")
     instance = call.instance()
+    if operation_code == 2 and legacy_behaviour(instance["behaviour"], "start_task"):
+        raise JobError(1241002, "请求参数不合法")
     with call.state.lock:
         at_ms = now_ms()
         if operation_code == 2:
@@ -1145,6 +1338,64 @@ def api_operate_job_instance(call):
         else:
             terminate_instance(instance, 11, at_ms)
     return {"job_instance_id": instance["job_instance_id"]}
+
+
+# StepOperationEnum code -> (action, step statuses it needs), from TaskExecuteServiceImpl.doStepOperation
+STEP_OPERATIONS = {
+    2: ("retry", (4, 9, 11)),  # RETRY_FAIL_IP: isStepRetryable (FAIL, ABNORMAL_STATE, STOP_SUCCESS)
+    3: ("ignore", (4, 9)),  # IGNORE_ERROR
+    6: ("continue", (7,)),  # CONFIRM_CONTINUE: a confirm step waiting for a person, operator among its users
+    8: ("retry", (4, 9, 11)),  # RETRY_ALL_IP
+    9: ("terminate", (7,)),  # CONFIRM_TERMINATE
+    10: ("restart", (13,)),  # CONFIRM_RESTART: a confirm step whose confirmation was terminated
+    11: ("next", (11,)),  # NEXT_STEP: a step stopped by a terminate
+    12: ("skip", (10,)),  # SKIP: a step still stopping
+    13: ("rolling", (7,)),  # ROLLING_CONTINUE: rolling steps only (the emulator has none)
+}
+
+
+def api_operate_step_instance(call):
+    """EsbOperateStepInstanceV3ResourceImpl + TaskExecuteServiceImpl.doStepOperation.
+
+    Ids missing or < 1, or a code outside StepOperationEnum: ILLEGAL_PARAM 1241002.  Unknown instance 1244006,
+    unknown step 1244007.  A step not in the status the operation needs (STEP_OPERATIONS), a confirm operation on
+    another step type or a rolling one on a non-rolling step: FailedPreconditionException UNSUPPORTED_OPERATION
+    1241003; confirm operations by someone not among the step's confirm users: 1244016.  Answers
+    {"job_instance_id", "job_instance_name": null, "step_instance_id"}.
+    """
+    job_instance_id, step_instance_id = call.long("job_instance_id"), call.long("step_instance_id")
+    operation_code = call.long("operation_code")
+    if (job_instance_id is None or job_instance_id <= 0 or step_instance_id is None or step_instance_id <= 0
+            or operation_code not in STEP_OPERATIONS):
+        raise JobError(1241002, "请求参数不合法")
+    instance = call.instance(job_instance_id)
+    index = next((index for index, step in enumerate(instance["steps"]) if step["step_instance_id"] == step_instance_id), None)
+    if index is None:
+        raise JobError(1244007, "作业步骤实例不存在")
+    action, needed = STEP_OPERATIONS[operation_code]
+    step = instance["steps"][index]
+    with call.state.lock:
+        at_ms = now_ms()
+        step_status = compute_progress(instance, at_ms, with_hosts=False)["steps"][index]["status"]
+        is_confirm = step["type"] == STEP_CONFIRM
+        if action in ("continue", "terminate", "restart") and not is_confirm or action == "rolling" or step_status not in needed:
+            raise JobError(1241003, "不支持的操作")
+        if action in ("continue", "terminate"):
+            plan_step = next((item for item in PLANS.get(instance["plan_id"], {}).get("steps", []) if item["id"] == step["step_id"]), {})
+            if call.user not in plan_step.get("approval_users", [call.user]):
+                raise JobError(1244016, "只有步骤的确认人可以操作")
+            confirm_instance(instance, action, at_ms)
+        elif action == "restart":
+            confirmations = dict(instance["confirmations"])
+            confirmations.pop(index, None)
+            instance["confirmations"] = confirmations
+        else:
+            resumes = dict(instance.get("resumes") or {})
+            resumes[index] = {"action": action, "at": at_ms}
+            instance["resumes"] = resumes
+            if instance["callback_url"]:
+                call.state.callback_again(instance["job_instance_id"])
+    return {"job_instance_id": instance["job_instance_id"], "job_instance_name": None, "step_instance_id": step_instance_id}
 
 
 def _plan_basic(call, plan):
@@ -1183,10 +1434,26 @@ def api_get_job_plan_list(call):
     return {"data": items, "start": start, "length": length, "total": len(matched)}
 
 
+def _ip_dto(host_id, cloud_id, ip):
+    """EsbIpDTO.fromApplicationHostInfo: host id, cloud id and ip; its other fields are null."""
+    return {"bk_host_id": host_id, "bk_cloud_id": cloud_id, "bk_cloud_name": None, "ip": ip, "ipv6": None,
+            "bk_agent_id": None, "alive": None}
+
+
+def _server_dto(variable=None, ips=(), groups=(), nodes=()):
+    """EsbServerV3DTO as TaskTargetDTO.toEsbServerV3 fills it: a list only when not empty (else null),
+    variable only when set (NON_NULL), host_id_list never (NON_EMPTY, not filled)."""
+    server = {"variable": variable} if variable is not None else {}
+    server.update({"ip_list": list(ips) or None, "dynamic_group_list": list(groups) or None,
+                   "topo_node_list": list(nodes) or None})
+    return server
+
+
 def _render_server(target):
     if "variable" in target:
-        return {"variable": target["variable"]}
-    return {"ip_list": [_host_entry(host_id, HOSTS[host_id]) for host_id in target.get("host_ids", [])]}
+        return _server_dto(variable=target["variable"])
+    return _server_dto(ips=[_ip_dto(host_id, HOSTS[host_id]["bk_cloud_id"], HOSTS[host_id]["ip"])
+                            for host_id in target.get("host_ids", [])])
 
 
 def _render_account(name="root"):
@@ -1201,7 +1468,7 @@ def _render_step(step):
     item = {"id": step["id"], "type": step["type"], "name": step["name"]}
     if step["type"] == STEP_SCRIPT:
         item["script_info"] = {
-            "script_type": 1, "script_content": _b64(step["content"]), "script_language": 1,
+            "script_type": 1, "script_content": _b64(step["content"]), "script_language": step.get("language", 1),
             "script_param": _b64(step["param"]), "script_timeout": 3600, "is_param_sensitive": 0,
             "is_ignore_error": 0, "account": _render_account(), "server": _render_server(step["target"]),
         }
@@ -1226,14 +1493,24 @@ def _render_plan_var(var):
     item = {"id": var["id"], "type": var["type"], "name": var["name"], "description": var["description"],
             "required": var["required"], "used": var["used"]}
     if var["type"] == VAR_HOST:
-        item["server"] = copy.deepcopy(var["server"])
+        # a container default has no host node list: every list is null
+        server = var["server"]
+        item["server"] = _server_dto(ips=[_ip_dto(ip["bk_host_id"], ip["bk_cloud_id"], ip["ip"]) for ip in server["ip_list"]],
+                                     groups=[{"id": group["id"]} for group in server["dynamic_group_list"]],
+                                     nodes=[dict(node) for node in server["topo_node_list"]])
+        item["value"] = None
     else:
         item["value"] = CIPHER_MASK if var["type"] == VAR_CIPHER else var["value"]
+        item["server"] = None
     return item
 
 
 def api_get_job_plan_detail(call):
-    plan_id = call.long("job_plan_id", required=True)
+    """EsbPlanV3ResourceImpl.getPlanDetailUsingPost: EsbGetPlanDetailV3Request.validate (1241007 when job_plan_id is
+    missing or < 1), then TaskPlanServiceImpl.getTaskPlan (1243009)."""
+    plan_id = call.long("job_plan_id")
+    if plan_id is None or plan_id <= 0:
+        raise missing_or_illegal("job_plan_id")
     plan = PLANS.get(plan_id)
     if plan is None or not call.in_scope(plan["scope"]):
         raise JobError(1243009, "执行方案不存在")
@@ -1304,21 +1581,32 @@ class StepView:
             return "".join(lines[:max(1, int(len(lines) * fraction))])
         return "".join(lines) + tail
 
-    def file_logs(self, host):
+    def _upload_entry(self, source, stamp):
+        src_ip = _host_entry(source["host"]["bk_host_id"], source["host"])
+        status = 4 if self.state["end_time"] is not None or self._done_fraction() >= 1.0 else 2
+        return {"mode": 0, "src_ip": src_ip, "src_path": source["src_path"], "dest_ip": None, "dest_path": None,
+                "status": status,
+                "log_content": f"[{stamp}] upload {source['src_path']} from {src_ip['ip']}: {'done' if status == 4 else 'uploading'}\n",
+                "size": "1.00 MB", "speed": "0 KB/s" if status == 4 else "10.00 MB/s", "process": "100%" if status == 4 else "50%"}
+
+    def upload_logs(self):
+        """Upload entries (mode 0) of every source host of the step; [] before the step starts."""
+        if self.state["start_time"] is None:
+            return []
+        stamp = self._stamp()
+        return [self._upload_entry(source, stamp) for source in self.step.get("sources", [])]
+
+    def file_logs(self, host, uploads=True):
         """file_logs of a host: downloads (mode 1) when it is a target, uploads (mode 0) when it is a source."""
         if self.state["start_time"] is None:
             return []
         host_id = host["bk_host_id"]
         stamp = self._stamp()
-        finished = self.state["end_time"] is not None
         logs = []
         for source in self.step.get("sources", []):
             src_ip = _host_entry(source["host"]["bk_host_id"], source["host"])
-            if source["host"]["bk_host_id"] == host_id:
-                status = 4 if finished or self._done_fraction() >= 1.0 else 2
-                logs.append({"mode": 0, "src_ip": src_ip, "src_path": source["src_path"], "status": status,
-                             "log_content": f"[{stamp}] upload {source['src_path']} from {src_ip['ip']}: {'done' if status == 4 else 'uploading'}\n",
-                             "size": "1.00 MB", "speed": "0 KB/s" if status == 4 else "10.00 MB/s", "process": "100%" if status == 4 else "50%"})
+            if uploads and source["host"]["bk_host_id"] == host_id:
+                logs.append(self._upload_entry(source, stamp))
             if host_id in self.targets:
                 codes = host_codes(self.step, self.state, host_id in self.state["failed"])
                 status = {9: 4, 7: 3, 5: 1}.get(codes[0], 5)
@@ -1330,43 +1618,93 @@ class StepView:
         return logs
 
 
+def _log_request_ids(call):
+    """EsbGetJobInstanceIpLogV3Request / EsbBatchGetJobInstanceIpLogV3Request bean validation: job_instance_id and
+    step_instance_id @NotNull @Min(1); returns (job instance, step instance id)."""
+    job_instance_id, step_instance_id = call.long("job_instance_id"), call.long("step_instance_id")
+    if not call.is_get:
+        if job_instance_id is None or job_instance_id < 1:
+            raise field_error("任务实例ID必须为正整数")
+        if step_instance_id is None or step_instance_id < 1:
+            raise field_error("步骤实例ID必须为正整数")
+    return job_instance_id, step_instance_id
+
+
+def _log_step(call, job_instance_id, step_instance_id):
+    """The step for a log call: instance access check, then StepInstanceService.getBaseStepInstance; an unknown
+    step is NotFoundException(TASK_INSTANCE_NOT_EXIST) 1244006."""
+    instance = call.instance(job_instance_id)
+    if not any(step["step_instance_id"] == step_instance_id for step in instance["steps"]):
+        raise JobError(1244006, "作业实例不存在")
+    return instance, StepView(instance, step_instance_id, now_ms())
+
+
 def api_get_job_instance_ip_log(call):
-    instance = call.instance()
-    view = StepView(instance, call.long("step_instance_id", required=True), now_ms())
+    """EsbGetJobInstanceIpLogV3ResourceImpl: bk_host_id, or bk_cloud_id + ip (1241007 without either).
+
+    The answer always echoes the request's host fields; log_content (script/SQL steps) is null when the host has no
+    log (not in the step, or the step has not reached it), and bk_host_id is then not filled in.  A file step
+    answers the host's download entries followed by the upload entries of every source host of the step
+    (LogService.batchGetFileSourceExecuteObjectLogContent is not filtered by host).
+    """
+    job_instance_id, step_instance_id = _log_request_ids(call)
     host_id, cloud_id, ip = call.long("bk_host_id"), call.long("bk_cloud_id"), call.text("ip")
     if host_id is None and (cloud_id is None or ip is None):
-        raise JobError(1241007, "请求参数[bk_host_id|bk_cloud_id+ip]缺失或不合法")
+        raise missing_or_illegal("host_id/(bk_cloud_id+ip)")
+    _instance, view = _log_step(call, job_instance_id, step_instance_id)
     found = view.find(host_ids=[host_id]) if host_id is not None else view.find(ip_list=[{"bk_cloud_id": cloud_id, "ip": ip}])
-    if not found:
-        raise JobError(1246001, "获取作业执行日志失败")
-    host = found[0]
-    data = {key: host[key] for key in ("bk_host_id", "ip", "bk_cloud_id")}
+    data = {"log_type": None, "bk_host_id": host_id, "bk_cloud_id": cloud_id, "ip": ip, "log_content": None, "file_logs": None}
     if view.step["type"] == STEP_FILE:
-        data.update(log_type=2, file_logs=view.file_logs(host))
-    else:
-        data.update(log_type=1, log_content=view.script_log(host))
+        data["log_type"] = 2
+        target = found[0] if found and found[0]["bk_host_id"] in view.targets else None
+        logs = (view.file_logs(target, uploads=False) if target else []) + view.upload_logs()
+        data["file_logs"] = logs
+        if host_id is None:
+            for log in logs:
+                for end in (log.get("src_ip"), log.get("dest_ip")):
+                    if end and end["ip"] == ip and end["bk_cloud_id"] == cloud_id:
+                        data["bk_host_id"] = end["bk_host_id"]
+                        break
+                if data["bk_host_id"] is not None:
+                    break
+    elif view.step["type"] in SCRIPT_STEPS:
+        data["log_type"] = 1
+        content = view.script_log(found[0]) if found else ""
+        if content.strip():
+            data["log_content"] = content
+            if host_id is None:
+                data["bk_host_id"] = found[0]["bk_host_id"]
     return data
 
 
+def validate_batch_log(call):
+    _log_request_ids(call)
+
+
 def api_batch_get_job_instance_ip_log(call):
-    # EsbBatchGetJobInstanceIpLogV3ResourceImpl.checkRequest: one of the lists, at most 500 hosts
+    """EsbBatchGetJobInstanceIpLogV3ResourceImpl: host_id_list or ip_list (host_id_list wins), at most 500
+    (1241007 otherwise, checked before the instance is looked up).  Hosts that have no log are left out; with none
+    left the list is null.  script_task_logs and file_task_logs are both present, the other one null."""
+    job_instance_id, step_instance_id = _log_request_ids(call)
     host_ids, ip_list = call.params.get("host_id_list"), call.params.get("ip_list")
     lists = [value for value in (host_ids, ip_list) if value not in (None, [])]
     if not lists or any(not isinstance(value, list) or len(value) > LOG_BATCH_LIMIT for value in lists):
-        raise JobError(1241007, "请求参数[host_id_list/ip_list]缺失或不合法")
-    instance = call.instance()
-    step_instance_id = call.long("step_instance_id", required=True)
-    view = StepView(instance, step_instance_id, now_ms())
+        raise missing_or_illegal("host_id_list/ip_list")
+    instance, view = _log_step(call, job_instance_id, step_instance_id)
     hosts = view.find(host_ids=host_ids) if host_ids else view.find(ip_list=ip_list)
-    data = {"job_instance_id": instance["job_instance_id"], "step_instance_id": step_instance_id}
+    data = {"job_instance_id": instance["job_instance_id"], "step_instance_id": step_instance_id, "log_type": None,
+            "script_task_logs": None, "file_task_logs": None}
     if view.step["type"] == STEP_FILE:
         data["log_type"] = 2
-        data["file_task_logs"] = [{"bk_host_id": host["bk_host_id"], "ip": host["ip"], "bk_cloud_id": host["bk_cloud_id"],
-                                   "file_logs": view.file_logs(host)} for host in hosts]
-    else:
+        logs = [(host, view.file_logs(host)) for host in hosts]
+        data["file_task_logs"] = [{"bk_host_id": host["bk_host_id"], "bk_cloud_id": host["bk_cloud_id"], "ip": host["ip"],
+                                   "file_logs": file_logs} for host, file_logs in logs if file_logs] or None
+    elif view.step["type"] in SCRIPT_STEPS:
         data["log_type"] = 1
-        data["script_task_logs"] = [{"bk_host_id": host["bk_host_id"], "host_id": host["bk_host_id"], "ip": host["ip"],
-                                     "bk_cloud_id": host["bk_cloud_id"], "log_content": view.script_log(host)} for host in hosts]
+        logs = [(host, view.script_log(host)) for host in hosts]
+        data["script_task_logs"] = [{"host_id": host["bk_host_id"], "bk_host_id": host["bk_host_id"], "bk_cloud_id": host["bk_cloud_id"],
+                                     "ip": host["ip"], "ipv6": None, "log_content": content}
+                                    for host, content in logs if content] or None
     return data
 
 
@@ -1407,6 +1745,14 @@ def _instance_list_window(call):
     if task_type is not None and task_type not in (0, 1, 2):
         raise JobError(1241002, "请求参数不合法")
     return bounds
+
+
+def validate_instance_list(call):
+    """EsbGetJobInstanceListV3Request.length @Range(1, 1000) (bean validation of the POST body only: the GET
+    endpoint builds the request itself and skips it)."""
+    length = call.long("length")
+    if not call.is_get and length is not None and not 1 <= length <= MAX_PAGE_LENGTH:
+        raise field_error(f"单次返回最大记录数量length必须在 1-{MAX_PAGE_LENGTH} 之间")
 
 
 def api_get_job_instance_list(call):
@@ -1452,37 +1798,48 @@ def api_get_job_instance_list(call):
 
 
 class ApiSpec:
-    """A JOB API: gateway method, required parameters (missing -> HTTP 400 1241004), implementation."""
+    """A JOB API: gateway method, the @RequestParam values its GET endpoint requires (missing: 1240003), the bean
+    validation of its POST body (a function of the JobCall, or None) and its implementation."""
 
-    def __init__(self, method, required, func):
+    def __init__(self, method, get_required, func, validate=None):
         self.method = method
-        self.required = required
+        self.get_required = get_required
         self.func = func
+        self.validate = validate
 
 
-# The route table: api name -> gateway method (ESB accepts GET and POST for every API).
+# The route table: api name -> gateway method.  ESB accepts GET and POST from clients and always POSTs to JOB.
 API_TABLE = {
-    "execute_job_plan": ApiSpec("POST", ("job_plan_id",), api_execute_job_plan),
+    "execute_job_plan": ApiSpec("POST", (), api_execute_job_plan, validate_execute_job_plan),
     "get_job_instance_status": ApiSpec("GET", ("job_instance_id",), api_get_job_instance_status),
-    "get_job_instance_ip_log": ApiSpec("GET", ("job_instance_id", "step_instance_id"), api_get_job_instance_ip_log),
-    "batch_get_job_instance_ip_log": ApiSpec("POST", ("job_instance_id", "step_instance_id"), api_batch_get_job_instance_ip_log),
+    "get_job_instance_ip_log": ApiSpec("GET", ("job_instance_id", "step_instance_id"), api_get_job_instance_ip_log,
+                                       _log_request_ids),
+    "batch_get_job_instance_ip_log": ApiSpec("POST", (), api_batch_get_job_instance_ip_log, _log_request_ids),
     "get_job_instance_global_var_value": ApiSpec("GET", ("job_instance_id",), api_get_job_instance_global_var_value),
-    "get_job_instance_list": ApiSpec("GET", (), api_get_job_instance_list),
+    "get_job_instance_list": ApiSpec("GET", ("create_time_start", "create_time_end"), api_get_job_instance_list,
+                                     validate_instance_list),
     "get_job_plan_list": ApiSpec("GET", (), api_get_job_plan_list),
     "get_job_plan_detail": ApiSpec("GET", ("job_plan_id",), api_get_job_plan_detail),
     "operate_job_instance": ApiSpec("POST", (), api_operate_job_instance),
+    "operate_step_instance": ApiSpec("POST", (), api_operate_step_instance),
 }
 
 
-def run_job_api(state, api, params, user, app_code):
-    """Call a JOB API as its backend would; returns (http_status, EsbResp dict, JobCall)."""
+def run_job_api(state, api, params, user, app_code, http_method="POST"):
+    """Call a JOB API as its backend would; returns (http_status, EsbResp dict, JobCall).
+
+    Order: a GET's required @RequestParam values (BAD_REQUEST), the bean validation of the scope and of the body
+    (BAD_REQUEST with the first violation's message), the scope's existence, permission, then the API's own checks.
+    Every JOB answer is HTTP 200 (EsbExceptionControllerAdvice): JOB never throws MissingParameterException.
+    """
     spec = API_TABLE[api]
-    call = JobCall(state, api, params, user, app_code)
+    call = JobCall(state, api, params, user, app_code, http_method)
     try:
-        for name in spec.required:
-            if _is_missing(params.get(name)):
-                raise missing_parameter(name)
+        if call.is_get and any(_is_missing(params.get(name)) for name in spec.get_required):
+            raise bad_request()
         call.resolve_scope()
+        if spec.validate is not None and not call.is_get:
+            spec.validate(call)
         call.check_permission()
         data = spec.func(call)
     except JobError as err:
@@ -1505,8 +1862,8 @@ class AuthFailure(Exception):
 
 
 def _skip_user_auth(config, app_code):
-    apps = config.get("skip_user_auth_apps")
-    return app_code in (config["apps"] if apps is None else apps)
+    """ESB FunctionControllerClient.is_skip_user_auth / gateway bk-verified-user-exempted-apps: listed apps only."""
+    return app_code in (config.get("skip_user_auth_apps") or [])
 
 
 def _lookup_access_token(config, token):
@@ -1596,30 +1953,87 @@ def _parse_authorization_header(raw):
 # ---------------------------------------------------------------------------
 
 FAULT_KINDS = ("business_error", "permission", "http_status", "html_502", "non_json", "garbled_json", "slow", "drop",
-               "empty_401", "missing_param_400", "after_create_drop", "after_create_502")
+               "empty_401", "missing_param_400", "after_create_drop", "after_create_502", "job_internal_error",
+               "job_unavailable", "job_timeout", "job_tls_error", "component_error")
+
+ESB_SYSTEM_NAME = "JOBV3"  # components/bk/apisv2/jobv3/toolkit/configs.py SYSTEM_NAME
+ESB_SSL_ROOT_DIR = "/data/bkce/open_paas/esb/ssl"
 
 
-def fault_reply(fault, surface, api, params):
-    """The answer a fault gives, or None to go on normally (slow)."""
+def esb_third_party_error(api, reason):
+    """ESB REQUEST_THIRD_PARTY_ERROR 1306201 (channel/base.py: RequestThirdPartyException.get_message): JOB
+    unreachable, too slow, not HTTP 200, or not JSON.  HTTP 200, like every ESB answer."""
+    return esb_error(1306201, f"Component request third-party system [{ESB_SYSTEM_NAME}] interface [{api}] error: "
+                              f"{reason}, please try again later or contact component developer to handle this")
+
+
+def esb_status_error(api, status):
+    """What ESB answers when JOB answers an HTTP status other than 200 (outgoing.py _request)."""
+    return esb_third_party_error(api, f"Status Code: {status}, Error Message: third-party system interface response "
+                                      "status code is not 200")
+
+
+def esb_timeout_error(api, seconds):
+    return esb_third_party_error(api, f"Third-party system interface response time exceeds {seconds:g} seconds")
+
+
+def esb_ssl_error(api):
+    """REQUEST_SSL_ERROR 1306203 (RequestSSLException.get_message): ESB's client certificate for JOB is refused."""
+    certs = f"{ESB_SSL_ROOT_DIR}/job_esb_api_client.crt, {ESB_SSL_ROOT_DIR}/job_esb_api_client.key"
+    return esb_error(1306203, f"Component request third-party system [{ESB_SYSTEM_NAME}] interface [{api}] SSL error: "
+                              f"SSL configuration file [{certs}] does not exist or is illegal, please get the "
+                              f"certificates from the documentation and unzip it into [{ESB_SSL_ROOT_DIR}]")
+
+
+ESB_COMPONENT_ERROR = "Component error, please contact the component developer to handle it."
+
+
+def fault_reply(fault, surface, api, params, config=None):
+    """The answer a fault gives, or None to go on normally (slow, a job_timeout shorter than the surface's wait)."""
     kind = fault["kind"]
-    if kind == "slow":
+    config = config or DEFAULT_CONFIG
+    if kind == "slow" and not (surface == "esb" and float(fault.get("seconds", 1)) >= float(config.get("esb_timeout_seconds", 30))):
         time.sleep(float(fault.get("seconds", 1)))
         return None
+    if kind in ("job_timeout", "slow"):
+        # JOB takes `seconds`; ESB gives up after esb_timeout_seconds (1306201), the gateway after its backend
+        # timeout (504 1650401)
+        limit = float(config.get("esb_timeout_seconds" if surface == "esb" else "apigw_timeout_seconds", 30))
+        seconds = float(fault.get("seconds", limit + 1 if kind == "job_timeout" else 1))
+        time.sleep(min(seconds, limit))
+        if seconds < limit:
+            return None
+        return esb_timeout_error(api, limit) if surface == "esb" else apigw_error(504)
+    if kind == "job_tls_error":
+        return esb_ssl_error(api) if surface == "esb" else apigw_error(502, message='Bad Gateway [upstream_error="SSL handshake failed"]')
+    if kind == "component_error":
+        return esb_error(1306000, ESB_COMPONENT_ERROR) if surface == "esb" else apigw_error(500, 1650001, "Internal Server Error", "INTERNAL_SERVER_ERROR")
+    if kind == "job_internal_error":
+        # EsbExceptionControllerAdvice.handleException: any unexpected exception is HTTP 200 INTERNAL_ERROR
+        return _job_reply(surface, 200, job_body(1240002, "内部服务器异常"))
+    if kind == "job_unavailable":
+        return _job_reply(surface, 200, job_body(1240001, "服务不可用"))
     if kind in ("drop", "after_create_drop"):
         return Reply(drop=True)
     if kind in ("html_502", "after_create_502"):
         return Reply(502, NGINX_502, content_type="text/html")
+    if kind in ("non_json", "garbled_json") and surface == "esb":
+        # JOB's answer is not JSON: ESB's format_resp raises, and ESB answers 1306201
+        return esb_third_party_error(api, "interface response is not the JSON format")
     if kind == "non_json":
         return Reply(200, b"upstream says hi", content_type="text/plain")
     if kind == "garbled_json":
         return Reply(200, b'{"result": true, "code": 0, "data": {"job_inst')
     if kind == "empty_401":
-        return Reply(401, b"", content_type="application/json")
+        # JOB's gateway filters (CheckTenantGatewayFilterFactory, CheckOpenApiJwtGatewayFilterFactory) answer 401 with
+        # an empty body; ESB turns any non-200 answer of JOB into 1306201
+        return esb_status_error(api, 401) if surface == "esb" else Reply(401, b"", content_type="application/json")
     if kind == "http_status":
-        return _http_status_fault(fault, surface)
+        return _http_status_fault(fault, surface, api)
     if kind == "missing_param_400":
-        spec = API_TABLE.get(api)
-        name = fault.get("param") or (spec.required[0] if spec and spec.required else "bk_scope_id")
+        # NOT an answer of bk-job's code (MissingParameterException is never thrown): an HTTP 400 from something
+        # in front of JOB, for tests of a client's handling of a 4xx with a JOB-shaped body
+        name = fault.get("param") or "bk_scope_id"
         return _job_reply(surface, 400, job_body(1241004, f"请求参数[{name}]缺失"))
     if kind == "permission":
         scope_type = params.get("bk_scope_type") or "biz"
@@ -1630,7 +2044,7 @@ def fault_reply(fault, surface, api, params):
     return _job_reply(surface, 200, job_body(int(fault.get("code", 1240002)), fault.get("message", "内部服务器异常")))
 
 
-def _http_status_fault(fault, surface):
+def _http_status_fault(fault, surface, api):
     status = int(fault.get("status", 502))
     if surface == "apigw":
         headers = {}
@@ -1638,10 +2052,8 @@ def _http_status_fault(fault, surface):
             headers = {"X-Bkapi-RateLimit-Limit": str(fault.get("limit", 10)), "X-Bkapi-RateLimit-Remaining": "0",
                        "X-Bkapi-RateLimit-Reset": str(fault.get("reset", 1)), "X-Bkapi-RateLimit-Plugin": "bk-rate-limit"}
         return apigw_error(status, fault.get("code"), fault.get("message"), fault.get("code_name"), headers)
-    code = fault.get("code", 1306429 if status == 429 else 1306201)
-    message = fault.get("message", "Request rate limit exceeded" if status == 429
-                        else f"Request third-party interface error, JOB answered HTTP {status}")
-    return Reply.json(status, {"result": False, "code": code, "data": None, "message": message, "request_id": new_hex_id()})
+    # ESB never answers a status other than 200 for JOB's errors: JOB answered `status`, ESB wraps it
+    return esb_status_error(api, status)
 
 
 def _job_reply(surface, status, body):
@@ -1706,7 +2118,12 @@ def handle_esb(state, request, api):
         app_code, user = esb_authenticate(state.config, auth)
     except AuthFailure as failure:
         return esb_error(failure.code, failure.message), None
-    status, body, call = run_job_api(state, api, params, user, app_code)
+    if state.config.get("tenant"):
+        # ESB sends JOB no X-Bk-Tenant-Id: a multi-tenant JOB answers 401 (CheckTenantGatewayFilterFactory), and ESB
+        # wraps that non-200 answer
+        return esb_status_error(api, 401), None
+    # ESB POSTs every component to JOB as JSON (JobComponent.handle), whatever the client's method
+    status, body, call = run_job_api(state, api, params, user, app_code, "POST")
     body["request_id"] = new_hex_id()
     return Reply.json(status, body), call
 
@@ -1740,10 +2157,11 @@ def handle_apigw(state, request, api):
     if request.method == "GET":
         params = dict(request.query)
     elif request.json_error or (request.json_body is not None and not isinstance(request.json_body, dict)):
-        return Reply.json(200, job_body(1241022, "HTTP请求体格式不正确")), None
+        # HttpMessageNotReadableException -> EsbExceptionControllerAdvice: BAD_REQUEST
+        return Reply.json(200, job_body(1240003, "错误的请求")), None
     else:
         params = dict(request.json_body or {})
-    status, body, call = run_job_api(state, api, params, user, app_code)
+    status, body, call = run_job_api(state, api, params, user, app_code, API_TABLE[api].method)
     return Reply.json(status, body), call
 
 
@@ -1753,16 +2171,38 @@ def _apigw_gate(state, request, api):
     spec = API_TABLE.get(api)
     if spec is None or spec.method != request.method or resource.endswith("/"):
         return apigw_error(404, message=f'API not found [method="{request.method}" path="{resource}"]')
-    if state.config.get("tenant_required") and not request.header("X-Bk-Tenant-Id"):
-        return apigw_auth_error("tenant id cannot be empty, please provide the header X-Bk-Tenant-Id")
     try:
         authorization = _parse_authorization_header(request.header("X-Bkapi-Authorization")) or {}
     except ValueError:
         return apigw_auth_error("request header X-Bkapi-Authorization is not a valid JSON")
     try:
-        return apigw_authenticate(state.config, authorization)
+        app_code, user = apigw_authenticate(state.config, authorization)
     except AuthFailure as failure:
         return apigw_auth_error(failure.message)
+    refused = apigw_tenant_check(state.config, app_code, request.header("X-Bk-Tenant-Id"))
+    return refused or (app_code, user)
+
+
+def apigw_tenant_check(config, app_code, header_tenant_id):
+    """bk-tenant-validate (blueking-apigateway-apisix) for JOB's gateway, a global-tenant gateway: a single-tenant
+    app without X-Bk-Tenant-Id gets its own tenant filled in, with another tenant it is refused (AH2); a
+    global-tenant app must send the header (AH1).  403 CROSS_TENANT_FORBIDDEN 1640302.  None when allowed."""
+    tenant = config.get("tenant")
+    if not tenant:
+        return None
+    app = (tenant.get("apps") or {}).get(app_code) or {"tenant_mode": "single", "tenant_id": "default"}
+    mode, app_tenant_id = app.get("tenant_mode", "single"), app.get("tenant_id", "default")
+    if mode == "global":
+        if not header_tenant_id:
+            reason = (f"Cross-tenant calls are not allowed: header X-Bk-Tenant-Id is required and should not be empty. "
+                      f"the app {app_code} tenant_mode={mode}. [AH1]")
+            return apigw_error(403, 1640302, f'Cross tenant forbidden [reason="{reason}"]', "CROSS_TENANT_FORBIDDEN")
+        return None
+    if header_tenant_id and header_tenant_id != app_tenant_id:
+        reason = (f"Cross-tenant calls are not allowed: current header X-Bk-Tenant-Id={header_tenant_id}, "
+                  f"app {app_code} belongs to tenant {app_tenant_id}(tenant_mode={mode}). [AH2]")
+        return apigw_error(403, 1640302, f'Cross tenant forbidden [reason="{reason}"]', "CROSS_TENANT_FORBIDDEN")
+    return None
 
 
 class EmulatorServer(ThreadingHTTPServer):
@@ -1856,16 +2296,17 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if fault is not None:
             with state.lock:
                 entry["fault"] = fault["kind"]
-            reply = fault_reply(fault, surface, api, params)
+            reply = fault_reply(fault, surface, api, params, state.config)
             if reply is not None:
                 return self.with_request_id(reply, surface, fault["kind"])
         reply, call = handle_esb(state, request, api) if surface == "esb" else handle_apigw(state, request, api)
-        if call is not None and api == "execute_job_plan" and reply.status == 200 and reply.code == 0:
+        # after_create_*: JOB did the work (created the instance, or started/terminated it), then the answer is lost
+        if call is not None and api in ("execute_job_plan", "operate_job_instance") and reply.status == 200 and reply.code == 0:
             fault = state.take_fault(api, surface, "post")
             if fault is not None:
                 with state.lock:
                     entry["fault"] = fault["kind"]
-                reply = fault_reply(fault, surface, api, params)
+                reply = fault_reply(fault, surface, api, params, state.config)
         return self.with_request_id(reply, surface, entry.get("fault"))
 
     @staticmethod
@@ -1978,6 +2419,8 @@ def handle_admin(state, request):
         return _add_plan(state, body)
     if route == ("GET", "/_emulator/health"):
         return Reply.json(200, {"ok": True})
+    if route == ("GET", "/_emulator/config"):
+        return Reply.json(200, {"config": state.config})
     return Reply.json(404, {"error": f"no admin route {request.method} {request.path}"})
 
 
@@ -2039,8 +2482,8 @@ def _add_fault(state, body):
     if kind not in FAULT_KINDS:
         return Reply.json(400, {"error": f"kind must be one of {', '.join(FAULT_KINDS)}"})
     api = body.get("api") or "*"
-    if kind.startswith("after_create_") and api != "execute_job_plan":
-        return Reply.json(400, {"error": f"{kind} only applies to execute_job_plan"})
+    if kind.startswith("after_create_") and api not in ("execute_job_plan", "operate_job_instance"):
+        return Reply.json(400, {"error": f"{kind} only applies to execute_job_plan and operate_job_instance"})
     if body.get("surface") not in (None, "esb", "apigw"):
         return Reply.json(400, {"error": "surface must be esb, apigw or null"})
     count = _as_long(body.get("count", 1))

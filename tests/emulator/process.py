@@ -23,6 +23,10 @@ import urllib.request
 
 EMULATOR_SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bkjob_emulator.py")
 START_TIMEOUT = 60.0  # seconds; generous: CI starts dozens at once on 2 loaded cores
+# The test suites' BlueKing: the emulator itself exempts no app from user verification (as BlueKing ships), the
+# tests exempt the demo app explicitly so that bk_username alone works for it.  A dict config given to Emulator()
+# is laid over this one (top-level keys); a config file path is used as it is.
+TEST_CONFIG = {"skip_user_auth_apps": ["bk-demo-app"]}
 
 
 class EmulatorError(Exception):
@@ -32,13 +36,13 @@ class EmulatorError(Exception):
 class Emulator:
     """A bkjob_emulator.py process on 127.0.0.1 with a free port.
 
-    config: a dict (written to a temporary JSON file) or the path of a JSON file, see --config.
+    config: a dict laid over TEST_CONFIG (written to a temporary JSON file), or the path of a JSON file, see --config.
     """
 
     def __init__(self, tls_cert=None, tls_key=None, config=None):
         self.tls_cert = tls_cert
         self.tls_key = tls_key
-        self.config = config
+        self.config = dict(TEST_CONFIG, **(config or {})) if config is None or isinstance(config, dict) else config
         self.port = None
         self.url = None
         self.apigw_url = None
