@@ -14,7 +14,8 @@ description:
     BlueKing ESB or the bk-job API gateway, and reports the job instance it created.
   - Global variables are given in the API's own shape (O(global_var_list)) or as a name-to-value mapping
     (O(global_vars)). Every value is checked before anything is sent.
-  - The launch request is sent exactly once; it is never retried, so a job is never started twice by one task.
+  - A job is never started twice by one task, and never taken for this task's unless this task created it
+    (see the notes).
   - By default the module then waits for the job to end and reports its outcome (status, per-step and
     per-host results with the tail of each chosen host's log, a host summary and the output variables).
 author:
@@ -102,8 +103,12 @@ options:
     type: str
   start_task:
     description:
-      - Whether JOB starts the job right away (JOB 3.10 and later). Sent only when set;
-        V(false) creates the instance without starting it, and needs O(wait=false).
+      - Whether JOB starts the job right away (JOB 3.10 and later).
+      - Unset, the module creates the instance with C(start_task) V(false) and then starts that instance with
+        C(operate_job_instance) code 2, so that a lost answer never leaves a doubt (see the notes).
+      - V(false) creates the instance without starting it, and needs O(wait=false).
+      - V(true) is JOB's own one-step launch: after an answer lost after the request may have reached JOB, the task
+        fails saying the job may have started and names the instances that could be it.
     type: bool
   wait:
     description:
@@ -123,11 +128,20 @@ options:
     choices: [none, failed, all]
     default: failed
 notes:
-  - The launch is never sent twice. When its answer is lost after the request may have reached JOB (read timeout,
-    connection reset after sending, HTTP 5xx, an unreadable answer), the module searches C(get_job_instance_list) for
-    an instance of this plan, launched through the API by this operator (O(bk_username)) within a minute of the send.
-    Exactly one match is adopted with a warning and followed as if the answer had arrived; otherwise the task fails
-    saying the job may have started, with the request id, so that you check JOB's execution history before running it again.
+  - A launch answer that proves the request never reached JOB (a gateway or ESB rate limit, a refused connection,
+    a DNS failure, a TLS handshake failure) is sent again with bounded backoff.
+  - The launch has two phases. C(execute_job_plan) with C(start_task=false) creates the instance, which JOB keeps
+    in status 1 (it never starts on its own), then C(operate_job_instance) code 2 starts that id; JOB starts only an
+    instance in status 1 and refuses a second start. When the create's answer is lost after the request may have
+    reached JOB (read timeout, connection reset after sending, HTTP 5xx, an unreadable answer), the create is sent
+    again (at most 3 creates): the lost one can only have left an unstarted instance, which a warning names. When
+    the start's answer is lost, the instance's status tells whether it started, and the start is sent again only
+    while it has not.
+  - No instance is ever adopted on plan and time alone. A JOB older than 3.10 ignores C(start_task) and starts the
+    job at the create; the module finds this out (C(operate_job_instance) code 2 on an id that cannot exist) before
+    it creates again, and then, as with O(start_task=true), an unclear answer fails the task: it says the job may have
+    started and lists the instances of the plan launched through the API around the send (by O(bk_username); by any
+    operator with O(bk_token) or O(bk_access_token)) with their ids and links.
   - C(changed) is true whenever a job instance was created, also when the task then fails or times out;
     RV(job_instance_id) is in every such result.
   - Works under C(async) and C(poll), and from AWX/AAP.
@@ -192,10 +206,6 @@ job_instance_url:
   returned: success and O(bk_job_web_url) is set
   type: str
   sample: https://job.example.com/api_execute/20000001
-adopted:
-  description: True when the launch's answer was lost and the job instance was found in JOB's history instead.
-  returned: when a lost launch was adopted
-  type: bool
 job_plan_id:
   description: Id of the launched job plan.
   returned: always
