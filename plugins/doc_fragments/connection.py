@@ -55,8 +55,10 @@ options:
   bk_access_token:
     description:
       - BlueKing OAuth access token. When given, it replaces O(bk_app_code), O(bk_app_secret),
-        O(bk_username) and O(bk_token), and only the token is sent.
-      - If not set, the value of the E(BK_ACCESS_TOKEN) environment variable is used.
+        O(bk_username) and O(bk_token), and only the token is sent; a warning says so when those are set too.
+      - If not set, the value of the E(BK_ACCESS_TOKEN) environment variable is used, unless the task (or its
+        C(module_defaults)) sets O(bk_app_code), O(bk_app_secret), O(bk_username) or O(bk_token): options on the task
+        beat an identity of another kind from the environment, with a warning.
     type: str
   bk_tenant_id:
     description:
@@ -88,6 +90,8 @@ options:
     type: float
     default: 30
 notes:
+  - An environment variable that is set but empty (or only spaces) counts as unset, as AWX renders a credential field
+    left empty; the option's default then applies.
   - Identity is either O(bk_access_token), or O(bk_app_code) with O(bk_app_secret) and one of O(bk_username)
     or O(bk_token). Anything else fails before any request is sent, naming what is missing.
   - "The modules talk to a remote API; run them on the controller (C(hosts: localhost) or C(delegate_to: localhost))."

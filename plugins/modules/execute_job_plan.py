@@ -47,17 +47,30 @@ options:
   validate_vars:
     description:
       - Before launching, read the plan (C(get_job_plan_detail)) and check the variables against it. Unknown
-        names or ids, a host value for a value variable (or the reverse), and required variables left empty
-        are all named in one failure, and nothing is launched.
+        names or ids, an entry whose C(id) and C(name) name two different variables, two entries for one variable
+        (one by id, one by name), a host value for a value variable (or the reverse), and required variables left
+        empty are all named in one failure, and nothing is launched.
       - With V(false) the plan is not read (unless in diff mode), and JOB silently ignores variables the plan does not have.
+        When some entries give only an id and others only a name, a warning says that JOB uses the entry with the id
+        if both are the same variable.
     type: bool
     default: true
   secret_var_names:
     description:
-      - Names of variables whose values are secret. Their values are masked in every result, diff, warning and error,
-        like password variables (type 4), which are recognised from the plan when O(validate_vars) is true.
-      - Values of variables whose names contain C(pass), C(pwd), C(secret), C(token), C(credential), C(private) or C(key)
-        (any case) are masked too, from the start of the task, before the plan is read.
+      - Names of variables whose values are secret, or their ids written as strings (V("3")), for entries given by id.
+        Their values are masked in every result, diff, warning and error, also when the task's arguments fail their
+        check, like password variables (type 4), which are recognised from the plan when O(validate_vars) is true.
+      - Variables are also secret when a word part of their name says so. Names are split on C(_), C(-), C(.) and
+        camelCase, and a part C(password), C(passwd), C(pass), C(pwd), C(passphrase), C(secret), C(token) or C(credential)
+        (or their plurals), or C(key) after C(private), C(api), C(access), C(secret), C(ssh), C(signing), C(encryption),
+        C(auth) or C(master), makes a name secret; so do C(apikey), C(privatekey), C(accesskey) and C(secretkey).
+        C(db_password), C(dbPassword), C(api_token) and C(ssh_private_key) are secret; C(bypass_cache), C(compass),
+        C(keyboard), C(tokenizer_mode) and C(cache_key) are not.
+      - Ansible masks a secret value everywhere in the output only when it cannot occur there by chance: at least
+        8 characters, not only digits and punctuation, and mixing letters with digits or other characters (or 16 and
+        more characters). A shorter or more common value (V(1), V(true), V(admin)) would wipe every id, name and status
+        that contains it, so it is masked where the module reports it (RV(global_var_list), the diff, the task's
+        arguments) and, for a password variable or a name in this list, a warning says so.
       - Use it when O(validate_vars=false), or for a variable with another name that carries a secret.
     type: list
     elements: str
@@ -66,14 +79,20 @@ options:
     description:
       - Global variables in the shape of the API's C(global_var_list). Variables the plan has but this list
         does not set keep the plan's defaults.
-      - Each entry is a mapping with C(id) (positive integer) or C(name) (when both are given JOB uses the id),
-        and either C(value) (value variables) or C(server) (host variables).
+      - Each entry is a mapping with C(id) (positive integer) or C(name) (when both are given JOB uses the id, so
+        with O(validate_vars) they must name the same variable), and either C(value) (value variables) or C(server)
+        (host variables).
+      - A variable as C(blueking.job.job_plan_info) reports it is taken too. Its C(type), C(type_name),
+        C(required), C(description) and C(used) are not sent; a variable without a default (no C(value), no C(server))
+        and a password variable with its masked value C(********) are left out, so that they keep the plan's values.
       - C(value) is the value of a string, password, namespace or array variable. JOB values are strings; integers
         and floats are sent in their string form and booleans as V(true) or V(false). A list or a mapping fails;
         write an array variable as a string such as C((a b c)).
       - C(server) holds the hosts of a host variable, a mapping with any of C(host_id_list) (list of CMDB host ids),
-        C(ip_list) (list of C({bk_cloud_id, ip}); C(bk_cloud_id) defaults to 0; IPv4 only),
+        C(ip_list) (list of C({bk_cloud_id, ip}); C(bk_cloud_id) defaults to 0; IPv4 only; the C(bk_host_id),
+        C(bk_cloud_name), C(ipv6), C(bk_agent_id) and C(alive) JOB reports are accepted and not sent),
         C(dynamic_group_list) (list of C({id})) and C(topo_node_list) (list of C({id, node_type})).
+      - C(host_id_list) and C(ip_list) cannot both be given: JOB uses C(host_id_list) and ignores C(ip_list) then.
       - Mutually exclusive with O(global_vars).
     type: list
     elements: dict
@@ -85,7 +104,11 @@ options:
     type: dict
   callback_url:
     description:
-      - URL JOB calls when the job ends (see JOB's callback protocol). Must be an C(http) or C(https) URL.
+      - URL JOB calls when the job ends (see JOB's callback protocol). Sent exactly as written, without surrounding
+        spaces; an empty string (for example from C({{ cb | default('') }})) means no callback and is not sent.
+      - Must be an C(http) or C(https) URL that JOB accepts, which is checked before anything is sent. No user name or
+        password in the URL (recent JOB refuses a callback URL with user info); a host name of letters, digits and
+        C(-) only (no C(_)), or an IP address; no spaces, quotes or other characters a URL must percent-encode.
       - With O(callback_listen), the URL at which JOB reaches this module's listener.
     type: str
   callback_listen:
@@ -187,7 +210,7 @@ EXAMPLES = r"""
             - ip: 10.0.0.1
             - bk_cloud_id: 1
               ip: 10.0.0.2
-    callback_url: https://hooks.example.com/bk-job
+    callback_url: https://hooks.example.com/bk-job/
 """
 
 RETURN = r"""

@@ -320,9 +320,9 @@ def test_ansible_doc_renders(ansible):
     assert "global_var_list" in completed.stdout and "bk_api_url" in completed.stdout
 
 
-def test_callback_url_credentials_reach_job_but_never_the_output(job, ansible):
+def test_callback_url_credentials_are_refused_and_never_shown(job, ansible):
+    # Recent JOB refuses a callback URL with user info (CallbackUrlValidateServiceImpl.isValid): refused before sending.
     callback = "https://hook:cb-pass-7781@hooks.example.com/bk-job"
     run = ansible.playbook([launch(**esb_connection(job), bk_biz_id=2, job_plan_id=1000, callback_url=callback)], secrets=("cb-pass-7781",))
-    assert run["r0"]["changed"] is True
-    [sent] = launches(job)
-    assert sent["body"]["callback_url"] == callback
+    assert run["r0"]["failed"] is True and "must not carry a user name or password" in run["r0"]["msg"]
+    assert launches(job) == []
