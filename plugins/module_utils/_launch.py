@@ -130,7 +130,7 @@ class _Launch:
                 self.unclear.append(err)
                 if attempt == CREATE_ATTEMPTS:
                     err.msg = (f"{err.msg} The create of job plan {self.job_plan_id} (start_task false) got no clear answer "
-                               f"{attempt} times{self._request_ids()}; nothing was started. {self._leftover_note(None)}")
+                               f"{_times(attempt)}{self._request_ids()}; nothing was started. {self._leftover_note(None)}")
                     raise err
 
     def _knows_start_operation(self) -> bool:
@@ -222,7 +222,7 @@ class _Launch:
         return err
 
     def _name_leftovers(self, job_instance_id: Any) -> None:
-        self.warn(f"The create of job plan {self.job_plan_id} (start_task false) got no clear answer {len(self.unclear)} time(s)"
+        self.warn(f"The create of job plan {self.job_plan_id} (start_task false) got no clear answer {_times(len(self.unclear))}"
                   f"{self._request_ids()}: {_cause(self.unclear[0])}. It was sent again; job instance {job_instance_id} is this task's. "
                   f"{self._leftover_note(job_instance_id)}")
 
@@ -272,3 +272,7 @@ class _Launch:
 def _cause(err: BKJobError) -> str:
     """What went wrong, without the client's advice for a launch nobody followed up (this task did)."""
     return err.msg.split(": the job may have started", 1)[0].rstrip(".")
+
+
+def _times(count: int) -> str:
+    return "once" if count == 1 else f"{count} times"
