@@ -28,7 +28,6 @@ PLAN_VARIABLE_KEYS = ("type", "type_name", "required", "description", "used")
 # EsbIpDTO fields JOB reports for a host; the launch reads only bk_cloud_id and ip (JobExecuteCommonV3Processor).
 REPORTED_IP_KEYS = ("bk_host_id", "bk_cloud_name", "ipv6", "bk_agent_id", "alive")
 PASSWORD_VAR_TYPE = 4
-MASK = "********"  # how job_plan_info reports a password variable's value
 # CMDB object ids (bk_obj_id): "biz", "set", "module" or a custom model id.
 NODE_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 
@@ -54,7 +53,7 @@ def _from_api_shape(item: Any, where: str) -> dict[str, Any] | None:
     _only_keys(item, ("id", "name", "value", "server") + PLAN_VARIABLE_KEYS, where)
     if "type" in item and item.get("value") is None and item.get("server") is None:
         return None  # a plan variable without a default, as reported: nothing to set
-    if item.get("type") == PASSWORD_VAR_TYPE and item.get("value") == MASK:
+    if item.get("type") == PASSWORD_VAR_TYPE and isinstance(item.get("value"), str) and item["value"] and not item["value"].strip("*"):
         return None  # a password as job_plan_info masks it: sending the mask would replace the password with asterisks
     if item.get("id") is not None:
         entry["id"] = positive_int(item["id"], f"{where}.id")

@@ -128,6 +128,13 @@ CASES = [
     ("callback_url_no_scheme", E, {"callback_url": "hooks.example.com/cb"}, "callback_url", "http:// or https://"),
     ("callback_url_broken_ipv6", E, {"callback_url": "http://[::1/cb"}, "callback_url", "not a valid URL"),
     ("callback_url_no_host", E, {"callback_url": "https://:443/cb"}, "callback_url", "with a host"),
+    # JOB refuses these callback URLs (CallbackUrlValidateServiceImpl.isValid: user info, no java.net.URI host).
+    ("callback_url_user_info", E, {"callback_url": "https://hook:cb-pw-5521@hooks.example.com/cb"}, "callback_url", "user name or password"),
+    ("callback_url_underscore_host", E, {"callback_url": "https://my_hooks.example.com/cb"}, "callback_url", "not a host name"),
+    ("callback_url_space", E, {"callback_url": "https://hooks.example.com/a b"}, "callback_url", "percent-encode"),
+    # JOB would use host_id_list and drop the ip_list hosts (JobExecuteCommonV3Processor.convertToServersDTO).
+    ("hosts_in_both_lists", E, {"global_vars": {"target_hosts": {"host_id_list": [101], "ip_list": [{"ip": "10.0.0.1"}]}}},
+     "global_vars.target_hosts", "not both"),
     ("info_web_url_ftp", I, {"bk_job_web_url": "ftp://job.example.com"}, "bk_job_web_url", "http:// or https://"),
     # Found by this suite and fixed in 5a57432: each one crashed, hung, leaked or reached JOB before.
     ("web_url_checked_before_launch", E, {"bk_job_web_url": "job.example.com"}, "bk_job_web_url", "http:// or https://"),

@@ -99,3 +99,57 @@ def test_client_options_check_timeout_and_ca_path(tmp_path):
 def test_job_instance_url_uses_the_scope_independent_link():
     assert _args.job_instance_url(params(bk_job_web_url="https://job.example.com/"), 42) == "https://job.example.com/api_execute/42"
     assert _args.job_instance_url(params(), 42) is None
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_environment_variable_counts_as_unset(monkeypatch, value):
+    from ansible.module_utils.errors import AnsibleFallbackNotFound
+
+    monkeypatch.setenv("BK_API_TYPE", value)
+    with pytest.raises(AnsibleFallbackNotFound):
+        _args.env_fallback("BK_API_TYPE")
+    monkeypatch.setenv("BK_REQUEST_TIMEOUT", "12")
+    assert _args.env_fallback("BK_API_TYPE", "BK_REQUEST_TIMEOUT") == "12"
+
+
+def test_app_identity_on_the_task_beats_an_access_token_from_the_environment():
+    warnings = []
+    both = params(bk_access_token="at-env-1234")
+    assert _args.credentials(both, {"bk_app_code", "bk_app_secret", "bk_username"}, warnings.append) == {
+        "bk_app_code": "app", "bk_app_secret": "s3cret-value", "bk_username": "admin"}
+    assert "BK_ACCESS_TOKEN" in warnings[0] and "bk_app_code" in warnings[0]
+    # Both from the environment, or the token on the task: the token wins, and a warning says so.
+    assert _args.credentials(both, set(), warnings.append) == {"access_token": "at-env-1234"}
+    assert _args.credentials(both, {"bk_access_token", "bk_username"}, warnings.append) == {"access_token": "at-env-1234"}
+    assert len(warnings) == 3 and "bk_access_token is used" in warnings[2]
+    assert _args.credentials(params(bk_access_token="at-1234", bk_app_code=None, bk_app_secret=None, bk_username=None), set(),
+                             warnings.append) == {"access_token": "at-1234"}
+    assert len(warnings) == 3
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.com/bk-job/", "https://hooks.example.com/cb?next=/", "http://10.0.0.1:8080/",
+                                 "http://[::1]:8765/cb", "https://xn--fiq228c.example.com/x#frag", "HTTPS://Hooks.Example.COM./a%20b"])
+def test_callback_url_is_sent_as_written(url):
+    assert _args.callback_url(f"  {url} ") == url
+
+
+@pytest.mark.parametrize("url", [None, "", "   "])
+def test_an_empty_callback_url_means_no_callback(url):
+    assert _args.callback_url(url) is None
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("https://u:cb-pass-1@hooks.example.com/x", "user name or password"),
+    ("https://u@hooks.example.com/x", "user name or password"),
+    ("https://@hooks.example.com/x", "user name or password"),
+    ("https://my_hooks.example.com/x", "not a host name JOB can parse"),
+    ("https://hooks.example.com/a b", "percent-encode"),
+    ("https://hooks.example.com/a|b", "percent-encode"),
+    ("https://hooks.example.com/a%zz", "percent-encode"),
+    ("https://-bad.example.com/", "not a host name"),
+    ("ftp://hooks.example.com/x", "http:// or https://"),
+])
+def test_a_callback_url_job_refuses_is_refused(url, expected):
+    with pytest.raises(InputError) as caught:
+        _args.callback_url(url)
+    assert expected in caught.value.msg and "cb-pass-1" not in caught.value.msg

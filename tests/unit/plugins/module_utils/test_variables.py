@@ -81,3 +81,47 @@ def test_bad_variables_fail_with_a_message_naming_the_option(global_var_list, gl
         build_global_var_list(global_var_list, global_vars)
     assert expected in caught.value.msg
     assert caught.value.stage == "validate"
+
+
+def test_hosts_in_both_host_id_list_and_ip_list_are_refused():
+    with pytest.raises(InputError) as caught:
+        build_global_var_list(None, {"target_hosts": {"host_id_list": [101], "ip_list": [{"ip": "10.0.0.2"}]}})
+    assert "JOB uses host_id_list and ignores ip_list" in caught.value.msg
+
+
+def test_variables_as_job_plan_info_reports_them_are_taken_and_sent_in_the_launch_shape():
+    reported = [
+        {"id": 1, "name": "app_version", "type": 1, "type_name": "string", "required": True, "description": "v", "used": True,
+         "value": "9.9"},
+        {"id": 2, "name": "target_hosts", "type": 3, "type_name": "host_list", "required": True, "description": "", "used": True,
+         "server": {"ip_list": [{"bk_host_id": 101, "bk_cloud_id": 0, "ip": "10.0.0.1", "bk_cloud_name": "default", "alive": 1}],
+                    "dynamic_group_list": [], "topo_node_list": []}},
+        {"id": 3, "name": "db_password", "type": 4, "type_name": "password", "required": False, "description": "", "used": True,
+         "value": "********"},
+        {"id": 4, "name": "release_note", "type": 1, "type_name": "string", "required": False, "description": "", "used": False,
+         "value": None},
+    ]
+    assert build_global_var_list(reported, None) == [
+        {"id": 1, "name": "app_version", "value": "9.9"},
+        {"id": 2, "name": "target_hosts", "server": {"ip_list": [{"bk_cloud_id": 0, "ip": "10.0.0.1"}]}},
+    ]
+    with pytest.raises(InputError) as caught:
+        build_global_var_list([{"name": "x", "vaule": "1"}], None)
+    assert "unknown key(s) vaule" in caught.value.msg
+
+
+def test_id_only_and_name_only_entries_give_a_warning_without_the_plan():
+    from ansible_collections.blueking.job.plugins.module_utils._variables import mixed_references
+
+    assert "JOB uses the entry with the id" in mixed_references(build_global_var_list([{"id": 1, "value": "a"}, {"name": "b", "value": "c"}], None))
+    assert mixed_references(build_global_var_list([{"id": 1, "name": "a", "value": "a"}, {"name": "b", "value": "c"}], None)) is None
+
+
+def test_the_plan_check_refuses_an_id_and_a_name_of_two_variables_and_one_variable_given_twice():
+    from ansible_collections.blueking.job.plugins.module_utils._plan import check_against_plan
+
+    plan = {"global_var_list": [{"id": 1, "name": "app_version", "type": 1, "value": "1"}, {"id": 7, "name": "release_note", "type": 1}]}
+    problems = check_against_plan(build_global_var_list([{"id": 1, "name": "release_note", "value": "2"}], None), plan)
+    assert problems == ["id 1 is 'app_version', not 'release_note' (which is id 7): JOB would use the id"]
+    problems = check_against_plan(build_global_var_list([{"name": "app_version", "value": "2"}, {"id": 1, "value": "3"}], None), plan)
+    assert problems == ["'app_version' (id 1) is given twice, by id and by name: JOB would use the entry with the id"]
