@@ -210,13 +210,15 @@ PY
 # Starts tests/emulator/bkjob_emulator.py on a free loopback port in the background, logging to
 # WORKDIR/emulator.log; sets bkjob_emulator_pid and bkjob_emulator_url. Returns 1 (after showing
 # the log) when it is not listening within 20 s. Stop it with bkjob_stop_emulator.
+# Its config is tests/emulator/demo-config.json: the demo app is exempted from user verification
+# (the emulator, like BlueKing, exempts no app by default), so BK_USERNAME alone names the user.
 bkjob_emulator_pid=""
 bkjob_emulator_url=""
 bkjob_start_emulator() {
     local python="$1" workdir="$2" port="" port_file
     port_file="$workdir/emulator.port"
     "$python" "$BKJOB_ROOT/tests/emulator/bkjob_emulator.py" --port 0 --port-file "$port_file" \
-        > "$workdir/emulator.log" 2>&1 &
+        --config "$BKJOB_ROOT/tests/emulator/demo-config.json" > "$workdir/emulator.log" 2>&1 &
     bkjob_emulator_pid=$!
     for _ in $(seq 1 200); do
         if [[ -s "$port_file" ]]; then

@@ -5,7 +5,7 @@
 """A BlueKing JOB v3 emulator, reached through ESB and through the API gateway.
 
 Standard library only.  Run it as ``python tests/emulator/bkjob_emulator.py --port 0 --port-file PATH``.
-Behaviour follows ``reference/bk-job-api-facts.md`` (where JOB's docs and code disagree, the code wins).
+Behaviour follows bk-job's code (``docs/bk-job-code-truth.md`` lists where it differs from the docs).
 See ``tests/emulator/README.md`` for the admin routes, fault kinds and seed data.
 """
 from __future__ import annotations
@@ -45,9 +45,9 @@ DEFAULT_CONFIG = {
     # apps allowed to name a user with bk_username alone: ESB's skip-user-auth list
     # (FunctionControllerClient.is_skip_user_auth), the gateway's bk-verified-user-exempted-apps; BlueKing exempts none
     "skip_user_auth_apps": [],
-    # seconds ESB waits for JOB (esb conf REQUEST_TIMEOUT_SECS) and the gateway waits for its backend
+    # seconds ESB waits for JOB (esb conf/default.py REQUEST_TIMEOUT_SECS) and the gateway waits for its backend
     "esb_timeout_seconds": 30,
-    "apigw_timeout_seconds": 30,
+    "apigw_timeout_seconds": 60,  # bk-job support-files/bk-api-gateway/v3/definition.yaml backend timeout
     # JOB job.execute.check-callback-url (CheckCallbackUrlConfig): allow-list off by default; bk_domain is bkConfig's
     "check_callback_url": {"enabled": False, "allowed_base_urls": [], "bk_domain": None},
     # null: a single-tenant BlueKing.  An object turns on multi-tenancy (gateway bk-tenant-validate, JOB's
@@ -666,13 +666,16 @@ class EmulatorState:
         with self.lock:
             self.faults.append(fault)
 
-    def take_fault(self, api, surface, phase):
-        """Consume the first pending fault matching api/surface; phase "pre" or "post" (after_create_*)."""
+    def take_fault(self, api, surface, phase, params=None):
+        """Consume the first pending fault matching api/surface (and the request fields of its "match", compared as
+        text); phase "pre" or "post" (after_create_*)."""
         with self.lock:
             for fault in self.faults:
                 if fault["api"] not in ("*", api):
                     continue
                 if fault.get("surface") not in (None, surface):
+                    continue
+                if any(str((params or {}).get(key)) != str(value) for key, value in (fault.get("match") or {}).items()):
                     continue
                 if (phase == "post") != fault["kind"].startswith("after_create_"):
                     continue
@@ -2292,7 +2295,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         if surface is None:
             return Reply.json(404, {"result": False, "code": None, "message": f"no such path: {request.path}"})
         params = request.query if request.method == "GET" else (request.json_body if isinstance(request.json_body, dict) else {})
-        fault = state.take_fault(api, surface, "pre")
+        fault = state.take_fault(api, surface, "pre", params)
         if fault is not None:
             with state.lock:
                 entry["fault"] = fault["kind"]
@@ -2302,7 +2305,7 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         reply, call = handle_esb(state, request, api) if surface == "esb" else handle_apigw(state, request, api)
         # after_create_*: JOB did the work (created the instance, or started/terminated it), then the answer is lost
         if call is not None and api in ("execute_job_plan", "operate_job_instance") and reply.status == 200 and reply.code == 0:
-            fault = state.take_fault(api, surface, "post")
+            fault = state.take_fault(api, surface, "post", params)
             if fault is not None:
                 with state.lock:
                     entry["fault"] = fault["kind"]
