@@ -229,7 +229,8 @@ class _Launch:
     def _leftover_note(self, exclude: Any) -> str:
         """Where the unstarted instances a lost create may have left are, named when JOB shows them."""
         try:
-            leftovers = self._instances(status=STATUS_BLANK, exclude=exclude, retry_empty=False)
+            # retried while empty: after a read timeout JOB may record the lost create a moment later
+            leftovers = self._instances(status=STATUS_BLANK, exclude=exclude, retry_empty=True)
         except BKJobError as lookup_err:
             return f"A lost create can leave an instance that never starts; JOB's history could not be searched for it ({lookup_err.msg})."
         if not leftovers:
