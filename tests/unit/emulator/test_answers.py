@@ -219,3 +219,26 @@ def test_confirm_by_a_user_not_among_the_confirm_users_is_1244016(job):
         SCOPE, job_instance_id=launched["job_instance_id"], step_instance_id=steps[2], operation_code=6),
         auth={"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "alice"})
     assert (body["result"], body["code"], body["message"]) == (False, 1244016, "只有步骤的确认人可以操作")
+
+
+def test_operate_step_instance_after_a_terminate_next_step_and_skip(job):
+    """NEXT_STEP (11) needs a step stopped by a terminate (11); SKIP (12) a step still stopping (10)."""
+    job.next_launch(step_seconds=5, terminate_seconds=0.2)
+    launched = _launch(job, job_plan_id=1004)
+    job_instance_id = launched["job_instance_id"]
+    [step_id] = [step["step_instance_id"] for step in _status(job, job_instance_id)["step_instance_list"]]
+    assert _ok(job, "operate_job_instance", dict(SCOPE, job_instance_id=job_instance_id, operation_code=1))
+    assert _step_op(job, job_instance_id, step_id, 11)["code"] == 1241003  # still stopping (10)
+    assert _wait(job, job_instance_id, {11})["job_instance"]["status"] == 11
+    assert _step_op(job, job_instance_id, step_id, 12)["code"] == 1241003  # no longer stopping
+    assert _step_op(job, job_instance_id, step_id, 11)["result"] is True
+    data = _wait(job, job_instance_id, {3})
+    assert data["job_instance"]["status"] == 3 and data["step_instance_list"][0]["status"] == 11
+    job.next_launch(step_seconds=5, terminate_seconds=5)
+    launched = _launch(job, job_plan_id=1004)
+    job_instance_id = launched["job_instance_id"]
+    [step_id] = [step["step_instance_id"] for step in _status(job, job_instance_id)["step_instance_list"]]
+    assert _ok(job, "operate_job_instance", dict(SCOPE, job_instance_id=job_instance_id, operation_code=1))
+    assert _step_op(job, job_instance_id, step_id, 12)["result"] is True
+    data = _wait(job, job_instance_id, {3})
+    assert data["job_instance"]["status"] == 3 and data["step_instance_list"][0]["status"] == 5
