@@ -286,3 +286,21 @@ def _pages(read: Any, max_items: int | None) -> Iterator[dict[str, Any]]:
             yield item
         if not items or (seen >= total if total is not None else len(items) < PAGE_LENGTH):
             return
+
+
+# ---------------------------------------------------------------------------------------------- answers
+# JOB's bean-validation answer (ErrorCode.BAD_REQUEST, EsbResp.buildValidateFailResp) and its parameter errors.
+CODE_BAD_REQUEST = 1240003
+PARAM_ERROR_CODES = frozenset({CODE_BAD_REQUEST, 1241002, 1241005, 1241007, 1241010, 1241012})
+CALLBACK_WORDS = ("callback", "回调")
+
+
+def callback_url_refused(err: Any) -> bool:
+    """Whether an ``execute_job_plan`` error is JOB refusing ``callback_url`` before creating anything: the
+    ``@ValidCallbackUrl`` check of EsbExecuteJobV3Request (job-execute/api-job-execute/.../execute/validate/
+    ValidCallbackUrlValidator.java, CallbackUrlValidateServiceImpl: http(s), no user info, on the allow-list
+    ``job.execute.check-callback-url``, the BlueKing domain or the callback_url_white_info table) answers
+    1240003 with "Callback url is invalid or not in the allowed list" (ValidationMessages*.properties)."""
+    message = str(getattr(err, "message", None) or "").lower()
+    return (getattr(err, "api", None) == "execute_job_plan" and getattr(err, "code", None) in PARAM_ERROR_CODES
+            and getattr(err, "reached_job", None) is True and any(word in message for word in CALLBACK_WORDS))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 import traceback
 from typing import Any, Callable
@@ -78,6 +79,22 @@ PERMISSION_DENIED_CODE = 9900403
 # (1240001: a service is down; 1240002: internal error). The request may or may not have done its work: a read
 # is sent again, a launch is an unclear answer (blueking-apigateway esb/common/errors.py; bk-job ErrorCode.java).
 TRANSIENT_CODES = frozenset({1306201, 1306203, 1240001, 1240002})
+# ESB's generic code (blueking-apigateway src/esb/esb/common/errors.py COMMON_ERROR): also what ESB's app and user
+# validators answer (esb/esb/bkapp/validators.py, esb/esb/bkauth/validators.py), so it is an authentication failure
+# only when the message names the credentials.
+ESB_COMMON_ERROR = 1306000
+ESB_AUTH_MESSAGE = re.compile(r"bk_app_code|bk_app_secret|app secret|app_secret|bk_token|access_token|bk_username|"
+                              r"user authentication|app code|认证|登录", re.IGNORECASE)
+# The API gateway's IP_NOT_ALLOWED (403), which a multi-tenant install also answers to a request of the wrong tenant.
+GATEWAY_IP_OR_TENANT_CODE = 1640302
+# JOB's "does not exist" answers (bk-job src/backend/commons/common/.../common/constant/ErrorCode.java) and what to do.
+NOT_FOUND_HINTS = {
+    1243009: "the job plan does not exist in this scope (TASK_PLAN_NOT_EXIST); list the scope's plans with blueking.job.job_plan_info.",
+    1244012: "the job plan does not exist in this scope (EXECUTE_TASK_PLAN_NOT_EXIST); list the scope's plans with "
+             "blueking.job.job_plan_info.",
+    1244006: "the job instance does not exist in this scope (TASK_INSTANCE_NOT_EXIST); check job_instance_id and the "
+             "business or scope it ran in.",
+}
 # JOB's own gateway: 1247001 user missing / not logged in, 1247002 no user, 1247004/1247403 app.
 JOB_GATEWAY_AUTH_CODES = frozenset({1247001, 1247002, 1247004, 1247403, 1247404})
 
@@ -130,6 +147,7 @@ class Client:
         # environment merge (psf/requests#3829), and validate_certs/ca_path must win.
         self._verify: bool | str = ca_path or validate_certs
         self.session.headers.update({"Accept": "application/json", "User-Agent": USER_AGENT})
+        self.tenant_id = tenant_id
         if tenant_id:
             self.session.headers["X-Bk-Tenant-Id"] = tenant_id
         if api_type == "apigw":
@@ -241,8 +259,8 @@ class Client:
             raise self._gateway_error(response, envelope, gateway_code, context, ids)
         if status == 401:
             raise AuthError(
-                f"JOB answered {api} with HTTP 401 (no verified identity reached it): bk_api_url must be the ESB root "
-                "or the bk-job API gateway stage root, not JOB's own address.",
+                f"JOB answered {api} with HTTP 401 (no verified identity reached it): {self._tenant_advice()}bk_api_url must "
+                "be the ESB root or the bk-job API gateway stage root, not JOB's own address.",
                 code=envelope.get("code"), message=self._message(envelope), reached_job=False, **context, **ids)
         if status == 404:
             raise self._not_found(f"HTTP 404: {self._snippet(response.text)}", {**context, **ids})
@@ -283,6 +301,10 @@ class Client:
             return AuthError(
                 f"The API gateway rejected the request for {api} ({said}): check bk_app_code, bk_app_secret and "
                 "bk_username/bk_token, or bk_access_token.", reached_job=False, **details)
+        if code == GATEWAY_IP_OR_TENANT_CODE:
+            return AuthError(
+                f"The API gateway refused {api} ({said}): {self._tenant_advice()}or add the controller's IP to the gateway's "
+                "or resource's IP access protection list.", reached_job=False, **details)
         if status == 403:
             return AuthError(
                 f"The API gateway refused {api} ({said}): the app needs permission to the bk-job gateway resource "
@@ -318,6 +340,10 @@ class Client:
             err = APIError(f"{failed} for {api} ({said}){_maybe_started(api)}", reached_job=None, **details)
             err.transient = True
             return err
+        if code == ESB_COMMON_ERROR and not ESB_AUTH_MESSAGE.search(message or ""):
+            # ESB's generic code: its own failures and a component's answer without a code (esb/esb/response.py).
+            return APIError(f"{surface} failed {api} with its generic error ({said}): check the message; retry later if it "
+                            "names no cause.", reached_job=None, **details)
         if code in ESB_AUTH_CODES or code in JOB_GATEWAY_AUTH_CODES:
             return AuthError(
                 f"{surface} did not accept the credentials for {api} ({said}): check bk_app_code, bk_app_secret and "
@@ -328,6 +354,9 @@ class Client:
             return APIError(
                 f"ESB has no component {api} ({said}): check that bk_api_url is the ESB root and that JOB v3 is installed.",
                 reached_job=False, **details)
+        hint = NOT_FOUND_HINTS.get(code) if isinstance(code, int) else None
+        if hint:
+            return APIError(f"JOB refused {api} ({said}): {hint}", **details)
         return APIError(f"JOB refused {api} ({said}).", **details)
 
     # ----------------------------------------------------------------------------------------------
@@ -336,6 +365,11 @@ class Client:
         if err.retry_after is not None:
             return min(MAX_RETRY_WAIT, max(err.retry_after, backoff))
         return backoff
+
+    def _tenant_advice(self) -> str:
+        if self.tenant_id:
+            return f"on a multi-tenant BlueKing check that bk_tenant_id ({self.tenant_id}) is the tenant of the app and the business; "
+        return "on a multi-tenant BlueKing set bk_tenant_id (the tenant of the app and the business); otherwise "
 
     def _message(self, envelope: dict) -> str | None:
         message = envelope.get("message")

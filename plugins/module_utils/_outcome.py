@@ -7,9 +7,10 @@
 
 """JOB's status table, the wait loop, and the result an operator reads.
 
-Status codes are JOB's ``RunStatusEnum`` (bk-job-api-facts §3.4); ``finished`` is the set JOB itself
-computes ``finished`` from. A status only ends the wait when JOB also says ``finished``, and the
-reverse: the two are read together.
+Status codes are JOB's ``RunStatusEnum`` (``_api.STATUS_*``); FINISHED_STATUSES is the set JOB itself computes
+``finished`` from. A status only ends the wait when JOB also says ``finished``, and the reverse: the two are read
+together. The result's ``job_finished`` comes from the status table alone, so that a JOB answering ``finished: true``
+at status 7 (3.5.x) cannot fool it; ``finished`` is not a result key (Ansible's async machinery owns it).
 """
 
 from __future__ import annotations
@@ -20,27 +21,57 @@ import re
 import time
 from typing import Any, Callable
 
+from ansible_collections.blueking.job.plugins.module_utils import _api
+from ansible_collections.blueking.job.plugins.module_utils._api import (
+    CODE_INTERNAL_ERROR,
+    CODE_TASK_INSTANCE_NOT_EXIST,
+    HOST_STATUS_LAST_SUCCESS,
+    HOST_STATUS_RUNNING,
+    HOST_STATUS_SUCCESS,
+    HOST_STATUS_WAITING,
+    LOG_BATCH,
+    LOGGED_STEP_TYPES,
+    STATUS_ABANDONED,
+    STATUS_ABNORMAL_STATE,
+    STATUS_BLANK,
+    STATUS_CONFIRM_TERMINATED,
+    STATUS_FAIL,
+    STATUS_IGNORE_ERROR,
+    STATUS_ROLLING_WAITING,
+    STATUS_RUNNING,
+    STATUS_SKIPPED,
+    STATUS_STOP_SUCCESS,
+    STATUS_STOPPING,
+    STATUS_SUCCESS,
+    STATUS_TERMINATED,
+    STATUS_WAITING_USER,
+    TASK_OPERATION_TERMINATE,
+    TASK_TYPE_NORMAL,
+)
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError
 
 # code: (name, what the wait does with it)
 #   ok: success; warn: success with a warning; fail: failure; poll: keep waiting; user: on_waiting_user decides
 STATUSES: dict[int, tuple[str, str]] = {
-    1: ("pending", "poll"),
-    2: ("running", "poll"),
-    3: ("success", "ok"),
-    4: ("failed", "fail"),
-    5: ("skipped", "warn"),
-    6: ("ignored_error", "warn"),
-    7: ("waiting_user", "user"),
-    8: ("terminated", "fail"),
-    9: ("abnormal", "fail"),
-    10: ("terminating", "poll"),
-    11: ("terminate_success", "fail"),
-    13: ("confirm_terminated", "fail"),
-    14: ("abandoned", "fail"),
-    15: ("rolling_waiting", "poll"),
+    STATUS_BLANK: ("pending", "poll"),
+    STATUS_RUNNING: ("running", "poll"),
+    STATUS_SUCCESS: ("success", "ok"),
+    STATUS_FAIL: ("failed", "fail"),
+    STATUS_SKIPPED: ("skipped", "warn"),
+    STATUS_IGNORE_ERROR: ("ignored_error", "warn"),
+    STATUS_WAITING_USER: ("waiting_user", "user"),
+    STATUS_TERMINATED: ("terminated", "fail"),
+    STATUS_ABNORMAL_STATE: ("abnormal", "fail"),
+    STATUS_STOPPING: ("terminating", "poll"),
+    STATUS_STOP_SUCCESS: ("terminate_success", "fail"),
+    STATUS_CONFIRM_TERMINATED: ("confirm_terminated", "fail"),
+    STATUS_ABANDONED: ("abandoned", "fail"),
+    STATUS_ROLLING_WAITING: ("rolling_waiting", "poll"),
 }
-FINISHED_STATUSES = frozenset({3, 4, 5, 6, 8, 9, 11, 13, 14})
+# RunStatusEnum.FINISHED_STATUS_SET (isFinishedStatus), from which EsbGetJobInstanceStatusV3ResourceImpl sets finished.
+FINISHED_STATUSES = frozenset({STATUS_SUCCESS, STATUS_FAIL, STATUS_SKIPPED, STATUS_IGNORE_ERROR, STATUS_TERMINATED,
+                               STATUS_ABNORMAL_STATE, STATUS_STOP_SUCCESS, STATUS_CONFIRM_TERMINATED, STATUS_ABANDONED})
+FAILED_STEP_STATUSES = frozenset({STATUS_FAIL, STATUS_ABNORMAL_STATE})
 
 # Per-host task status (ExecuteObjectTaskStatusEnum): 9 success, 3 "succeeded last time"; 5/7 still going.
 HOST_STATUS_NAMES: dict[int, str] = {
@@ -52,19 +83,24 @@ HOST_STATUS_NAMES: dict[int, str] = {
     312: "user_password_wrong", 320: "file_fetch_failed", 321: "file_too_large", 329: "file_transfer_error",
     399: "task_error", 403: "terminated", 404: "terminate_failed", 500: "unknown",
 }
-HOST_OK = frozenset({3, 9})
-HOST_RUNNING = frozenset({5, 7})
+HOST_OK = frozenset({HOST_STATUS_LAST_SUCCESS, HOST_STATUS_SUCCESS})
+HOST_RUNNING = frozenset({HOST_STATUS_WAITING, HOST_STATUS_RUNNING})
 
-LOG_BATCH = 500  # batch_get_job_instance_ip_log refuses more hosts (1241007)
 HISTORY_DAYS = 7  # how far back earlier runs of the plan are looked for (JOB allows at most 30 days per query)
 HISTORY_RUNS = 5  # the expected length of a job is the median of this many recent successful runs of its plan
-INSTANCE_STAMP = re.compile(r"_\d{17}$")  # JOB names an API launch <plan name>_<yyyyMMddHHmmssSSS>
+# JOB names an API launch exactly after its plan; older JOB added _<yyyyMMddHHmmssSSS>, which is still stripped.
+INSTANCE_STAMP = re.compile(r"_\d{17}$")
 FINE_POLL_MIN = 0.2  # seconds: the shortest interval between polls near a job's expected end
 HOST_POLLS = 3  # at most this many polls of a big job ask for host results before the job is known to have ended
 SMALL_JOB_HOSTS = 500  # host results per poll below which asking for them on every late poll costs JOB little
 AIM_MARGIN = 0.1  # seconds: aim just after the predicted end, which the launch's own network time shifts a little
+HOST_READ_STRIKES = 2  # polls whose host results answer 1240002 (and plain status does not) before v3 is taken not to have them
 TERMINATE_GRACE = 30.0  # seconds to see a terminated job reach its final status
-MAX_POLL_FAILURES = 5  # consecutive failed polls (each already retried by the client)
+
+
+def job_finished(status: Any) -> bool:
+    """Whether a job status is a final one, from the status table (not from JOB's own ``finished`` flag)."""
+    return status in FINISHED_STATUSES
 
 
 def status_name(code: Any) -> str:
@@ -147,12 +183,35 @@ class JobWatcher:
         self.sleep = sleep
         self.clock = clock
         self.final: dict[str, Any] | None = None  # the poll that saw the end, when it carried host results
+        # JOB's v3 status cannot give this job's per-target results (a container-target job answers 1240002)
+        self.no_host_results = False
+        self._host_read_failures = 0
+        self.had_hosts = False  # whether the last status read carried host results
 
     # ---------------------------------------------------------------------------------- reading
     def status(self, *, with_hosts: bool, stage: str = "wait") -> dict[str, Any]:
-        reply = self.client.call("get_job_instance_status", {
-            **self.scope, "job_instance_id": self.job_instance_id, "return_ip_result": with_hosts}, stage=stage)
-        return reply.data if isinstance(reply.data, dict) else {}
+        """get_job_instance_status (see _api), with host results when asked and JOB can give them.
+
+        When the read with host results answers 1240002 and the same read without them succeeds, this read goes on
+        without host results, and the report warns; after HOST_READ_STRIKES such reads the job's targets are taken to
+        be ones v3 cannot report and host results are no longer asked for (a single one may be JOB's transient
+        1240002). Containers: EsbGetJobInstanceStatusV3ResourceImpl reads ``executeObject.getHost()`` for every
+        target, null for a container, and the exception answers 1240002 (EsbExceptionControllerAdvice).
+        """
+        self.had_hosts = False
+        if not with_hosts or self.no_host_results:
+            return _api.get_job_instance_status(self.client, self.scope, self.job_instance_id, return_ip_result=False, stage=stage)
+        try:
+            data = _api.get_job_instance_status(self.client, self.scope, self.job_instance_id, return_ip_result=True, stage=stage)
+            self.had_hosts = True
+            return data
+        except BKJobError as err:
+            if err.code != CODE_INTERNAL_ERROR:
+                raise
+            data = _api.get_job_instance_status(self.client, self.scope, self.job_instance_id, return_ip_result=False, stage=stage)
+        self._host_read_failures += 1
+        self.no_host_results = self._host_read_failures >= HOST_READ_STRIKES
+        return data
 
     # ---------------------------------------------------------------------------------- waiting
     def expected_seconds(self, job_plan_id: int | None, name: str | None) -> float | None:
@@ -164,20 +223,19 @@ class JobWatcher:
         if not job_plan_id:
             return None
         now_ms = int(time.time() * 1000)
-        query = {**self.scope, "create_time_start": now_ms - HISTORY_DAYS * 86400000, "create_time_end": now_ms,
-                 "type": 0, "status": 3, "start": 0, "length": 50}
-        if name:
-            query["name"] = name  # JOB names a plan's instances after the plan; narrows a busy business's history
         try:
-            reply = self.client.call("get_job_instance_list", query, stage="wait")
+            # name: JOB names a plan's instances after the plan; it narrows a busy business's history (JOB matches it
+            # as a substring, so older instances named <plan>_<stamp> are found too).
+            items, _total = _api.get_job_instance_list_page(
+                self.client, self.scope, create_time_start=now_ms - HISTORY_DAYS * 86400000, create_time_end=now_ms,
+                length=50, stage="wait", type=TASK_TYPE_NORMAL, status=STATUS_SUCCESS, name=name or None)
         except BKJobError:
             return None
-        data = reply.data if isinstance(reply.data, dict) else {}
         runs = []
-        for item in data.get("data") or []:
+        for item in items:
             created, ended = item.get("create_time"), item.get("end_time")
             if (item.get("job_plan_id") == job_plan_id and isinstance(created, int) and isinstance(ended, int)
-                    and ended >= created and (item.get("job_instance_id") or item.get("id")) != self.job_instance_id):
+                    and ended >= created and item["job_instance_id"] != self.job_instance_id):
                 runs.append((created, (ended - created) / 1000.0))
         recent = sorted(length for _created, length in sorted(runs, reverse=True)[:HISTORY_RUNS])
         return recent[len(recent) // 2] if recent else None
@@ -188,7 +246,9 @@ class JobWatcher:
 
         ``schedule`` says when to poll (default: backoff from poll_interval). ``wakeup``, when given, has a
         ``wait(seconds) -> bool`` that returns early, with true, when JOB's callback says the job ended.
-        Raises JobFailedError on timeout, carrying the last known status in ``result``.
+        Raises JobFailedError on timeout, carrying the last known status in ``result``. Failed polls: a transient
+        failure (each already retried by the client) is polled through until ``wait_timeout``, however many come in a
+        row; any other failure ends the wait.
         """
         schedule = schedule or PollSchedule(params, self.clock())
         deadline = self.clock() + params["wait_timeout"]
@@ -205,17 +265,22 @@ class JobWatcher:
                 failures = 0
             except BKJobError as err:
                 failures += 1
-                if not err.transient or failures >= MAX_POLL_FAILURES or self.clock() >= deadline:
-                    err.msg = (f"Lost track of job instance {self.job_instance_id} while waiting for it: {err.msg} "
+                if err.code == CODE_TASK_INSTANCE_NOT_EXIST:
+                    err.msg = f"Job instance {self.job_instance_id} does not exist in this scope: {err.msg}"
+                    err.stage = "wait"
+                    raise
+                if not err.transient or self.clock() >= deadline:
+                    streak = f" after {failures} failed polls in a row" if failures > 1 else ""
+                    err.msg = (f"Lost track of job instance {self.job_instance_id} while waiting for it{streak}: {err.msg} "
                                "The job may still be running; check it in JOB or attach with blueking.job.job_instance_info.")
                     err.stage = "wait"
                     raise
                 schedule.retry(failures)
                 continue
-            if with_hosts:
+            if self.had_hosts:
                 schedule.small_job = _host_count(data) <= SMALL_JOB_HOSTS
             if self._done(data, params["on_waiting_user"]):
-                self.final = data if with_hosts else None
+                self.final = data if self.had_hosts else None
                 return data
             if self.clock() >= deadline:
                 raise self._timed_out(data, params, terminate_on_timeout)
@@ -223,9 +288,9 @@ class JobWatcher:
     @staticmethod
     def _done(data: dict[str, Any], on_waiting_user: str) -> bool:
         status = (data.get("job_instance") or {}).get("status")
-        if status == 7:
+        if status == STATUS_WAITING_USER:
             return on_waiting_user != "wait"
-        return bool(data.get("finished")) and status in FINISHED_STATUSES
+        return bool(data.get("finished")) and job_finished(status)
 
     def _timed_out(self, data: dict[str, Any] | None, params: dict[str, Any], terminate: bool) -> JobFailedError:
         last = status_name(((data or {}).get("job_instance") or {}).get("status"))
@@ -235,8 +300,7 @@ class JobWatcher:
                 f"{last}). It keeps running in JOB: attach later with blueking.job.job_instance_info, or set terminate_on_timeout.",
                 stage="wait", code="timeout", message=last)
         try:
-            self.client.call("operate_job_instance", {**self.scope, "job_instance_id": self.job_instance_id, "operation_code": 1},
-                             stage="terminate")
+            _api.operate_job_instance(self.client, self.scope, self.job_instance_id, TASK_OPERATION_TERMINATE, stage="terminate")
         except BKJobError as err:
             err.msg = (f"Job instance {self.job_instance_id} did not finish within wait_timeout ({params['wait_timeout']} s) "
                        f"and terminating it failed: {err.msg} It may still be running; stop it in JOB's web console.")
@@ -245,8 +309,9 @@ class JobWatcher:
         final = last
         while self.clock() < grace_end:
             current = self.status(with_hosts=False, stage="terminate")
-            final = status_name((current.get("job_instance") or {}).get("status"))
-            if current.get("finished"):
+            code = (current.get("job_instance") or {}).get("status")
+            final = status_name(code)
+            if job_finished(code):
                 break
             self.sleep(0.5)
         return JobFailedError(
@@ -261,6 +326,10 @@ class JobWatcher:
         reading them (the plan has no string variables, the only kind JOB reports).
         """
         data = self.final or self.status(with_hosts=True)
+        if not self.had_hosts and self._host_read_failures:
+            self.warn(f"JOB cannot give per-target results of job instance {self.job_instance_id}: get_job_instance_status with "
+                      "host results answered 1240002 while the same read without them succeeded, as for a job whose targets are "
+                      "containers. Its outcome and steps are reported without hosts or logs; see them in JOB's web console.")
         instance = data.get("job_instance") or {}
         status = instance.get("status")
         steps = [self._step(step, host_results) for step in data.get("step_instance_list") or []]
@@ -271,7 +340,7 @@ class JobWatcher:
             "job_instance_name": instance.get("name"),
             "status": status,
             "status_name": status_name(status),
-            "finished": bool(data.get("finished")),
+            "job_finished": job_finished(status),
             "create_time": instance.get("create_time"),
             "start_time": instance.get("start_time"),
             "end_time": instance.get("end_time"),
@@ -286,14 +355,14 @@ class JobWatcher:
         if not create_time:
             return None
         try:
-            reply = self.client.call("get_job_instance_list", {
-                **self.scope, "job_instance_id": self.job_instance_id, "create_time_start": create_time - 60000,
-                "create_time_end": create_time + 60000, "start": 0, "length": 10}, stage="lookup")
+            items, _total = _api.get_job_instance_list_page(
+                self.client, self.scope, create_time_start=create_time - 60000, create_time_end=create_time + 60000, length=10,
+                job_instance_id=self.job_instance_id)
         except BKJobError as err:
             self.warn(f"The job plan of job instance {self.job_instance_id} could not be read: {err.msg}")
             return None
-        for item in (reply.data or {}).get("data") or []:
-            if (item.get("job_instance_id") or item.get("id")) == self.job_instance_id:
+        for item in items:
+            if item["job_instance_id"] == self.job_instance_id:
                 return item.get("job_plan_id")
         return None
 
@@ -326,7 +395,7 @@ class JobWatcher:
             for failed in (True, False):
                 for step, hosts in steps:
                     chosen = [host for host in hosts if (host.get("status") not in HOST_OK) is failed]
-                    if step["type"] not in (1, 2) or not chosen:
+                    if step["type"] not in LOGGED_STEP_TYPES or not chosen:
                         continue
                     for start in range(0, len(chosen), LOG_BATCH):
                         if budget <= 0:
@@ -336,7 +405,7 @@ class JobWatcher:
             self.warn(f"Host logs of job instance {self.job_instance_id} could not be read, results carry none: {err.msg}")
             return
         if budget <= 0:
-            left_out = sum(1 for step, hosts in steps if step["type"] in (1, 2) for host in hosts if host.get("log") is None)
+            left_out = sum(1 for step, hosts in steps if step["type"] in LOGGED_STEP_TYPES for host in hosts if host.get("log") is None)
             if left_out:
                 self.warn(f"Logs of {left_out} hosts of job instance {self.job_instance_id} are left out of the result: the logs "
                           f"returned already reach log_total_max_bytes ({total_bytes} bytes). Read them in JOB's web console, "
@@ -347,20 +416,17 @@ class JobWatcher:
         used = 0
         by_id = {host["bk_host_id"]: host for host in hosts if host.get("bk_host_id")}
         by_ip = {(host.get("bk_cloud_id"), host.get("ip")): host for host in hosts}
-        selector: dict[str, Any] = (
-            {"host_id_list": list(by_id)} if len(by_id) == len(hosts)
-            else {"ip_list": [{"bk_cloud_id": cloud, "ip": ip} for cloud, ip in by_ip]})
-        reply = self.client.call("batch_get_job_instance_ip_log", {
-            **self.scope, "job_instance_id": self.job_instance_id, "step_instance_id": step_instance_id, **selector}, stage="logs")
-        data = reply.data if isinstance(reply.data, dict) else {}
-        for entry in (data.get("script_task_logs") or []) + (data.get("file_task_logs") or []):
-            host = by_id.get(entry.get("bk_host_id") or entry.get("host_id")) or by_ip.get((entry.get("bk_cloud_id"), entry.get("ip")))
+        if len(by_id) == len(hosts):
+            entries = _api.batch_get_job_instance_ip_log(self.client, self.scope, self.job_instance_id, step_instance_id,
+                                                         host_id_list=list(by_id))
+        else:
+            entries = _api.batch_get_job_instance_ip_log(self.client, self.scope, self.job_instance_id, step_instance_id,
+                                                         ip_list=[{"bk_cloud_id": cloud, "ip": ip} for cloud, ip in by_ip])
+        for entry in entries:
+            host = by_id.get(entry["bk_host_id"]) or by_ip.get((entry["bk_cloud_id"], entry["ip"]))
             if host is None:
                 continue
-            if "file_logs" in entry:
-                text = "".join(str(item.get("log_content") or "") for item in entry.get("file_logs") or [])
-            else:
-                text = str(entry.get("log_content") or "")
+            text = entry["log"]
             if used >= budget:
                 continue
             host["log"] = tail(text, min(max_bytes, budget - used))
@@ -370,21 +436,15 @@ class JobWatcher:
     def _output_vars(self) -> dict[str, str]:
         """String variables after the run (JOB returns only type-1 variables), the last step's value winning."""
         try:
-            reply = self.client.call("get_job_instance_global_var_value",
-                                     {**self.scope, "job_instance_id": self.job_instance_id}, stage="wait")
+            return _api.get_job_instance_global_var_value(self.client, self.scope, self.job_instance_id)
         except BKJobError as err:
             self.warn(f"Output variables of job instance {self.job_instance_id} could not be read: {err.msg}")
             return {}
-        values: dict[str, str] = {}
-        for step in (reply.data or {}).get("step_instance_var_list") or []:
-            for var in step.get("global_var_list") or []:
-                if var.get("name") is not None:
-                    values[var["name"]] = var.get("value")
-        return values
 
 
 def plan_name_of(job_instance_name: str | None) -> str | None:
-    """The plan name in a job instance name: JOB names an API launch ``<plan name>_<yyyyMMddHHmmssSSS>``."""
+    """The plan name in a job instance name: JOB names an API launch exactly after its plan (older JOB added
+    ``_<yyyyMMddHHmmssSSS>``, which is stripped)."""
     if not job_instance_name:
         return None
     return INSTANCE_STAMP.sub("", job_instance_name) or None
@@ -425,7 +485,7 @@ def judge(result: dict[str, Any], on_waiting_user: str, warn: Callable[[str], No
     status = result["status"]
     name = result["status_name"]
     job = f"Job instance {result['job_instance_id']}"
-    verdict = STATUSES.get(status, (name, "fail" if result["finished"] else "poll"))[1]
+    verdict = STATUSES.get(status, (name, "fail" if result["job_finished"] else "poll"))[1]
     if verdict == "warn":
         warn(f"{job} ended with status {name} ({status}): JOB counts it as done, but some steps were skipped or their errors ignored.")
     elif verdict == "user" and on_waiting_user == "fail":
@@ -438,7 +498,7 @@ def judge(result: dict[str, Any], on_waiting_user: str, warn: Callable[[str], No
 
 def _failed_hosts(result: dict[str, Any]) -> str:
     summary = result.get("host_summary") or {}
-    failed_steps = [step["name"] for step in result.get("steps") or [] if step.get("status") in (4, 9)]
+    failed_steps = [step["name"] for step in result.get("steps") or [] if step.get("status") in FAILED_STEP_STATUSES]
     where = f" in step '{failed_steps[0]}'" if failed_steps else ""
     if summary.get("failed"):
         return f": {summary['failed']} of {summary['total']} hosts failed{where}"

@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ansible_collections.blueking.job.plugins.module_utils._errors import APIError, InputError
+from ansible_collections.blueking.job.plugins.module_utils import _api
+from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 
-PAGE_LENGTH = 1000  # JOB's maximum page size (EsbJobReq.DEFAULT_PAGE_LENGTH_LIMIT)
-MAX_PAGES = 1000
 MASK = "********"
 
 # TaskVariableTypeEnum (bk-job-api-facts §7).
@@ -71,18 +70,8 @@ def mask_safe(value: str) -> bool:
 
 
 def list_plans(client: Any, scope: dict[str, Any], **filters: Any) -> list[dict[str, Any]]:
-    """Every plan of the scope matching JOB's own filters, reading every page."""
-    plans: list[dict[str, Any]] = []
-    for _page in range(MAX_PAGES):
-        # The next page starts after what arrived: a server may answer fewer items than asked for.
-        reply = client.call("get_job_plan_list", {**scope, **filters, "start": len(plans), "length": PAGE_LENGTH}, stage="lookup")
-        data = reply.data if isinstance(reply.data, dict) else {}
-        items = data.get("data") or []
-        plans.extend(items)
-        total = data.get("total")
-        if not items or (len(plans) >= total if isinstance(total, int) else len(items) < PAGE_LENGTH):
-            break
-    return plans
+    """Every plan of the scope matching JOB's own filters, reading every page (_api.get_job_plan_list)."""
+    return _api.get_job_plan_list(client, scope, **filters)
 
 
 def plan_id_by_name(client: Any, scope: dict[str, Any], name: str) -> int:
@@ -100,10 +89,8 @@ def plan_id_by_name(client: Any, scope: dict[str, Any], name: str) -> int:
 
 
 def plan_detail(client: Any, scope: dict[str, Any], job_plan_id: int) -> dict[str, Any]:
-    reply = client.call("get_job_plan_detail", {**scope, "job_plan_id": job_plan_id}, stage="lookup")
-    if not isinstance(reply.data, dict):
-        raise APIError(f"get_job_plan_detail returned no plan for job_plan_id {job_plan_id}.", stage="lookup", api="get_job_plan_detail")
-    return reply.data
+    """The plan (_api.get_job_plan_detail); a plan JOB does not have raises APIError 1243009 with a pointer to job_plan_info."""
+    return _api.get_job_plan_detail(client, scope, job_plan_id)
 
 
 def has_output_vars(plan: dict[str, Any]) -> bool:
@@ -178,8 +165,10 @@ def check_against_plan(entries: list[dict[str, Any]], plan: dict[str, Any]) -> l
 
 def _empty_default(var: dict[str, Any]) -> bool:
     if var.get("type") == HOST_VAR_TYPE:
-        server = var.get("server") or {}
-        return not any(server.get(key) for key in ("ip_list", "host_id_list", "dynamic_group_list", "topo_node_list"))
+        # JOB writes server: null when the variable has no default, and a server object whatever the default holds
+        # (bk-job TaskVariableDTO.toEsbGlobalVarV3, TaskTargetDTO.toEsbServerV3): an object with no hosts holds
+        # targets v3 cannot show (containers), which JOB itself still uses, so it is not missing.
+        return not isinstance(var.get("server"), dict)
     return var.get("value") in (None, "")
 
 

@@ -446,6 +446,7 @@ error:
 import time
 from typing import Any
 
+from ansible_collections.blueking.job.plugins.module_utils._api import STATUS_BLANK, callback_url_refused, get_job_instance_status
 from ansible_collections.blueking.job.plugins.module_utils._args import (
     HOST_RESULT_CHOICES,
     WAIT_ARGSPEC,
@@ -455,7 +456,7 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
     positive_int,
     scope_params,
 )
-from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
+from ansible_collections.blueking.job.plugins.module_utils._errors import APIError, BKJobError, InputError
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
 from ansible_collections.blueking.job.plugins.module_utils._plan import (
@@ -571,11 +572,31 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: A
     if listener is not None:
         payload["callback_url"] = listener.url
     launched_at = time.monotonic()
-    launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn)
+    try:
+        launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn,
+                               link=lambda job_instance_id: job_instance_url(params, job_instance_id))
+    except APIError as err:
+        if not callback_url_refused(err) or err.result.get("job_instance_id"):
+            raise
+        refused = f"JOB refused callback_url {payload['callback_url']} ({err.message}); nothing was created."
+        allow_list = ("JOB checks callback URLs against its allow-list (job.execute.check-callback-url: allowed-base-urls, "
+                      "the BlueKing domain, or the callback_url_white_info table); ask JOB's administrators to add this base URL")
+        if listener is None:
+            err.msg = f"{err.msg} {allow_list}, or drop callback_url."
+            raise
+        module.warn(f"{refused} The job is launched once more without callback_url and its end is found by polling. {allow_list} "
+                    "to have callback_listen end the wait at the job's end.")
+        listener = None
+        del payload["callback_url"]
+        launched_at = time.monotonic()
+        launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn,
+                               link=lambda job_instance_id: job_instance_url(params, job_instance_id))
     result.update(launched)
     url = job_instance_url(params, launched["job_instance_id"])
     if url:
         result["job_instance_url"] = url
+    if params.get("start_task") is False:
+        not_started(module, client, scope, launched["job_instance_id"])
     if not params["wait"]:
         return result
     if listener is not None:
@@ -586,6 +607,21 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: A
     return follow_job(client, scope, launched["job_instance_id"], params, known=result, host_results=params["host_results"],
                       terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn, launched_at=launched_at,
                       plan_name=(plan or {}).get("name"), output_vars=plan is None or has_output_vars(plan), wakeup=listener)
+
+
+def not_started(module, client, scope: dict[str, Any], job_instance_id: int) -> None:
+    """Warn when JOB ignored ``start_task: false`` (bk-job before 3.10 starts every launch): the instance left status 1
+    (RunStatusEnum.BLANK), which a created-only instance keeps until operate_job_instance starts it."""
+    try:
+        status = get_job_instance_status(client, scope, job_instance_id, return_ip_result=False, stage="launch")["job_instance"].get("status")
+    except BKJobError as err:
+        module.warn(f"Whether job instance {job_instance_id} waits to be started (start_task: false) could not be read: {err.msg}")
+        return
+    if status != STATUS_BLANK:
+        from ansible_collections.blueking.job.plugins.module_utils._outcome import status_name
+
+        module.warn(f"JOB ignored start_task: false (honoured from bk-job 3.10): job instance {job_instance_id} is not waiting to be "
+                    f"started but has status {status_name(status)} ({status}), so the job is running.")
 
 
 def main() -> None:

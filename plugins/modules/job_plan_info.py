@@ -200,7 +200,7 @@ def run(module, client) -> dict[str, Any]:
     if params.get("job_plan_id") is not None:
         detail = plan_detail(client, scope, positive_int(params["job_plan_id"], "job_plan_id"))
         return {"changed": False, "job_plan": {
-            "id": detail.get("id") or detail.get("job_plan_id"),
+            "id": detail["id"],
             "name": detail.get("name"),
             "job_template_id": detail.get("job_template_id"),
             "variables": [describe_variable(var) for var in detail.get("global_var_list") or []],

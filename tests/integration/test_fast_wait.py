@@ -74,7 +74,7 @@ def test_with_history_one_status_call_is_the_poll_and_the_report(job, ansible):
     before = last_seq(job)
     job.next_launch(step_seconds=0.98)
     second = ansible.playbook([launch(job, **AIMED)])["r0"]
-    assert second["failed"] is False and second["status_name"] == "success" and second["finished"] is True
+    assert second["failed"] is False and second["status_name"] == "success" and second["job_finished"] is True and "finished" not in second
     [status] = status_calls(job, before)
     assert with_hosts(status), "the poll aimed at the end carries host results, so no second call is needed"
     [history] = requests_after(job, before, "get_job_instance_list")
@@ -245,7 +245,7 @@ def test_callback_listen_waits_for_a_person_and_a_callback_after_confirmation(jo
     job.next_launch(confirm=True, step_seconds=0.1)
     result = ansible.playbook([launch(job, 1000, callback_listen="127.0.0.1:0", on_waiting_user="return", poll_interval=0.2,
                                       poll_max_interval=1)])["r0"]
-    assert result["failed"] is False and result["status_name"] == "waiting_user" and result["finished"] is False
+    assert result["failed"] is False and result["status_name"] == "waiting_user" and result["job_finished"] is False
     assert job.callbacks() == []
 
 

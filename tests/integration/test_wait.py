@@ -50,7 +50,8 @@ def test_success_reports_steps_summary_and_output_vars(job, ansible):
     run = ansible.playbook([launch(job, global_vars={"app_version": "2.4.1"}, bk_job_web_url="https://job.example.com")])
     result = run["r0"]
     assert result["failed"] is False and result["changed"] is True
-    assert (result["status"], result["status_name"], result["finished"]) == (3, "success", True)
+    assert (result["status"], result["status_name"], result["job_finished"]) == (3, "success", True)
+    assert "finished" not in result
     assert [step["name"] for step in result["steps"]] == ["check env", "push package", "approve", "restart"]
     assert all(step["hosts"] == [] for step in result["steps"]), "host_results: failed lists no successful host"
     assert result["host_summary"]["failed"] == 0 and result["host_summary"]["total"] >= 1
@@ -100,7 +101,7 @@ def test_waiting_user_under_each_policy(job, ansible):
     assert failed["failed"] is True and failed["status"] == 7 and "waits for a person to confirm" in failed["msg"]
     job.next_launch(confirm=True)
     returned = ansible.playbook([launch(job, on_waiting_user="return")])["r0"]
-    assert returned["failed"] is False and returned["status_name"] == "waiting_user" and returned["finished"] is False
+    assert returned["failed"] is False and returned["status_name"] == "waiting_user" and returned["job_finished"] is False
     job.next_launch(confirm=True)
     confirmer = when_status(job, 7, lambda job_instance_id: job.confirm(job_instance_id, "continue"))
     waited = ansible.playbook([launch(job, on_waiting_user="wait")])["r0"]

@@ -127,9 +127,15 @@ def test_auth_failures_on_each_surface(job):
 
 
 def test_empty_401_from_jobs_gateway(job):
+    # Through the API gateway JOB's empty 401 arrives as it is; ESB wraps any non-200 answer of JOB as 1306201.
     job.fault("get_job_plan_detail", "empty_401")
-    with pytest.raises(AuthError, match="HTTP 401"):
-        esb(job).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup")
+    with pytest.raises(AuthError, match="HTTP 401") as caught:
+        apigw(job).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup")
+    assert "set bk_tenant_id" in caught.value.msg and caught.value.reached_job is False
+    job.fault("get_job_plan_detail", "empty_401")
+    with pytest.raises(APIError) as caught:
+        esb(job, max_attempts=1).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup")
+    assert caught.value.code == 1306201 and caught.value.transient and caught.value.reached_job is None
 
 
 def test_wrong_gateway_stage_gives_a_url_hint(job):
@@ -141,14 +147,20 @@ def test_wrong_gateway_stage_gives_a_url_hint(job):
 
 @pytest.mark.parametrize("kind", ["non_json", "garbled_json"])
 def test_unreadable_answers_are_retried_for_reads_then_reported(job, kind):
+    # Through the gateway JOB's unreadable answer arrives as it is; ESB answers 1306201 for it (esb format_resp).
     job.fault("get_job_plan_detail", kind)
-    assert esb(job).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup").data["name"] == "deploy-app"
+    assert apigw(job).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup").data["name"] == "deploy-app"
     assert len(job.requests()) == 2
     job.reset()
     job.fault("get_job_plan_detail", kind, count=-1)
     with pytest.raises(InvalidResponseError, match="not JSON"):
-        esb(job).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup")
+        apigw(job).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup")
     assert len(job.requests()) == 3
+    job.reset()
+    job.fault("get_job_plan_detail", kind, count=-1)
+    with pytest.raises(APIError, match="ESB got no usable answer from JOB") as caught:
+        esb(job).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup")
+    assert caught.value.code == 1306201 and len(job.requests()) == 3
 
 
 def test_read_timeout_and_dropped_connection_may_have_reached_the_server(job):

@@ -28,7 +28,7 @@ def test_every_job_status_code_is_handled_on_purpose():
 
 
 def result(status, finished=True, failed=0):
-    return {"job_instance_id": 7, "status": status, "status_name": _outcome.status_name(status), "finished": finished,
+    return {"job_instance_id": 7, "status": status, "status_name": _outcome.status_name(status), "job_finished": finished,
             "host_summary": {"total": 3, "failed": failed}, "steps": [{"name": "check env", "status": status}]}
 
 
