@@ -57,7 +57,7 @@ options:
       - BlueKing OAuth access token. When given, it replaces O(bk_app_code), O(bk_app_secret),
         O(bk_username) and O(bk_token), and only the token is sent; a warning says so when those are set too.
       - If not set, the value of the E(BK_ACCESS_TOKEN) environment variable is used, unless the task (or its
-        C(module_defaults)) sets O(bk_app_code), O(bk_app_secret), O(bk_username) or O(bk_token): options on the task
+        C(module_defaults)) sets O(bk_app_code), O(bk_app_secret), O(bk_username) or O(bk_token); options on the task
         beat an identity of another kind from the environment, with a warning.
     type: str
   bk_tenant_id:

@@ -26,7 +26,6 @@ from ansible.module_utils.errors import AnsibleFallbackNotFound
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 
 
-
 def env_fallback(*names: str, **_kwargs: Any) -> str:
     """The first of the environment variables ``names`` that is set and not blank.
 

@@ -66,7 +66,7 @@ options:
         C(auth) or C(master), makes a name secret; so do C(apikey), C(privatekey), C(accesskey) and C(secretkey).
         C(db_password), C(dbPassword), C(api_token) and C(ssh_private_key) are secret; C(bypass_cache), C(compass),
         C(keyboard), C(tokenizer_mode) and C(cache_key) are not.
-      - Ansible masks a secret value everywhere in the output only when it cannot occur there by chance: at least
+      - Ansible masks a secret value everywhere in the output only when it cannot occur there by chance, that is, at least
         8 characters, not only digits and punctuation, and mixing letters with digits or other characters (or 16 and
         more characters). A shorter or more common value (V(1), V(true), V(admin)) would wipe every id, name and status
         that contains it, so it is masked where the module reports it (RV(global_var_list), the diff, the task's
