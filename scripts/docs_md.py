@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write the guides of the docs site (docs/docsite/rst/*.rst) as Markdown pages in docs/.
 
 Galaxy and Automation Hub render the Markdown files of the collection's docs/ directory, not the
@@ -218,7 +217,7 @@ def convert(source, labels):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true", help="compare instead of writing; exit 1 when out of date")
     args = parser.parse_args()
     sources = sorted(SOURCE.glob("*.rst"))

@@ -29,7 +29,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$python" "$emulator" --port 0 --port-file "$work/port" --quiet > "$work/emulator.log" 2>&1 &
+# demo-config.json exempts the demo app from user verification, so that bk_username alone is accepted.
+"$python" "$emulator" --port 0 --port-file "$work/port" --quiet --config "$(dirname "$emulator")/demo-config.json" \
+    > "$work/emulator.log" 2>&1 &
 emulator_pid=$!
 for _ in $(seq 1 300); do
     [[ -s "$work/port" ]] && break
