@@ -92,7 +92,7 @@ options:
         C(ip_list) (list of C({bk_cloud_id, ip}); C(bk_cloud_id) defaults to 0; IPv4 only; the C(bk_host_id),
         C(bk_cloud_name), C(ipv6), C(bk_agent_id) and C(alive) JOB reports are accepted and not sent),
         C(dynamic_group_list) (list of C({id})) and C(topo_node_list) (list of C({id, node_type})).
-      - C(host_id_list) and C(ip_list) cannot both be given: JOB uses C(host_id_list) and ignores C(ip_list) then.
+      - C(host_id_list) and C(ip_list) cannot both be given, as JOB uses C(host_id_list) and ignores C(ip_list) then.
       - Mutually exclusive with O(global_vars).
     type: list
     elements: dict
