@@ -130,8 +130,8 @@ options:
       - Unset, the module creates the instance with C(start_task) V(false) and then starts that instance with
         C(operate_job_instance) code 2, so that a lost answer never leaves a doubt (see the notes).
       - V(false) creates the instance without starting it, and needs O(wait=false).
-      - V(true) is JOB's own one-step launch: after an answer lost after the request may have reached JOB, the task
-        fails saying the job may have started and names the instances that could be it.
+      - V(true) is JOB's own one-step launch. When its answer is lost after the request may have reached JOB, the
+        task fails saying the job may have started and names the instances that could be it.
     type: bool
   wait:
     description:
@@ -152,17 +152,17 @@ options:
     default: failed
 notes:
   - A launch answer that proves the request never reached JOB (a gateway or ESB rate limit, a refused connection,
-    a DNS failure, a TLS handshake failure) is sent again with bounded backoff.
+    a DNS failure) is sent again with bounded backoff; a TLS handshake failure is not, since sending again cannot fix it.
   - The launch has two phases. C(execute_job_plan) with C(start_task=false) creates the instance, which JOB keeps
     in status 1 (it never starts on its own), then C(operate_job_instance) code 2 starts that id; JOB starts only an
     instance in status 1 and refuses a second start. When the create's answer is lost after the request may have
     reached JOB (read timeout, connection reset after sending, HTTP 5xx, an unreadable answer), the create is sent
-    again (at most 3 creates): the lost one can only have left an unstarted instance, which a warning names. When
+    again (at most 3 creates), since the lost one can only have left an unstarted instance, which a warning names. When
     the start's answer is lost, the instance's status tells whether it started, and the start is sent again only
     while it has not.
   - No instance is ever adopted on plan and time alone. A JOB older than 3.10 ignores C(start_task) and starts the
     job at the create; the module finds this out (C(operate_job_instance) code 2 on an id that cannot exist) before
-    it creates again, and then, as with O(start_task=true), an unclear answer fails the task: it says the job may have
+    it creates again, and then, as with O(start_task=true), an unclear answer fails the task, which says the job may have
     started and lists the instances of the plan launched through the API around the send (by O(bk_username); by any
     operator with O(bk_token) or O(bk_access_token)) with their ids and links.
   - C(changed) is true whenever a job instance was created, also when the task then fails or times out;

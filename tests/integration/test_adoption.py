@@ -47,7 +47,7 @@ def version_of(instance):
 def run_round(ansible, job, rng, round_index, tally):
     job.reset()
     for api in ("execute_job_plan", "operate_job_instance"):
-        for _ in range(rng.randint(1, 4)):
+        for _fault in range(rng.randint(1, 4)):
             job.fault(api, rng.choice(LOST))
     cells, expected = {}, {}
     for index in range(HOSTS):

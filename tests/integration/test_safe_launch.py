@@ -172,8 +172,8 @@ def test_a_token_caller_on_old_job_never_takes_another_users_job(job, ansible):
     job.next_launch(job_version="3.9.0")
     job.fault("execute_job_plan", "html_502")
     token = {key: value for key, value in esb_connection(job, bk_token="tok-admin-7d1e").items() if key != "bk_username"}
-    result = ansible.playbook([{"name": "launch", LAUNCH: {**token, "bk_biz_id": 2, "job_plan_id": 1000, "wait": False,
-                                                            "bk_job_web_url": "https://job.example.com"}}])["r0"]
+    task = {**token, "bk_biz_id": 2, "job_plan_id": 1000, "wait": False, "bk_job_web_url": "https://job.example.com"}
+    result = ansible.playbook([{"name": "launch", LAUNCH: task}])["r0"]
     assert others["failed"] is False and result["failed"] is True and "job_instance_id" not in result
     assert "the job may have started" in result["msg"] and "None is adopted" in result["msg"]
     assert f"{others['job_instance_id']} (https://job.example.com/api_execute/{others['job_instance_id']}, operator alice" in result["msg"]

@@ -102,7 +102,7 @@ def test_a_launch_creates_unstarted_then_starts_that_id(job):
 
 def test_a_loop_item_whose_create_is_lost_before_job_gets_its_own_job(job):
     """Issue 11's first input: item 2's POST is answered by a proxy's HTML 502 before it reaches JOB."""
-    first, _ = launch(job, "2.0")
+    first, _warnings = launch(job, "2.0")
     job.fault("execute_job_plan", "html_502")
     second, warnings = launch(job, "2.1")
     instances = {item["job_instance_id"]: item for item in job.instances()}
@@ -126,7 +126,7 @@ def test_a_create_lost_after_job_made_it_leaves_a_named_unstarted_instance(job, 
 def test_a_bk_token_caller_on_old_job_never_takes_another_users_job(old_job):
     """Issue 11's second input: alice launched a moment ago; the token caller's answer is lost on a JOB before 3.10."""
     job = old_job
-    others, _ = launch(job, "4.0", IDENTITIES[1][1], "alice")
+    others, _warnings = launch(job, "4.0", IDENTITIES[1][1], "alice")
     job.fault("execute_job_plan", "html_502")
     with pytest.raises(BKJobError) as caught:
         launch(job, "4.1", IDENTITIES[2][1], None)
@@ -148,7 +148,7 @@ def test_old_job_starts_on_create_and_the_start_is_not_needed(old_job):
 @pytest.mark.parametrize("kind", LOST_BEFORE + LOST_AFTER)
 def test_a_lost_start_answer_is_resolved_by_the_instance_status(job, kind):
     job.fault("operate_job_instance", kind)
-    result, _ = launch(job)
+    result, _warnings = launch(job)
     [instance] = job.instances()
     assert started(instance) and result["job_instance_id"] == instance["job_instance_id"]
     # lost after JOB started it: one start; lost before: the status stayed 1 and the start was sent again
@@ -177,7 +177,7 @@ def test_start_task_true_is_one_step_and_an_unclear_answer_names_the_candidates(
 
 
 def test_start_task_false_creates_only(job):
-    result, _ = launch(job, start_task=False)
+    result, _warnings = launch(job, start_task=False)
     [instance] = job.instances()
     assert not started(instance) and result["job_instance_id"] == instance["job_instance_id"] and not starts(job)
 
@@ -198,7 +198,7 @@ def test_creates_lost_every_time_stop_after_three_and_start_nothing(job):
 ])
 def test_a_rate_limited_launch_is_sent_again_and_a_longer_streak_fails_cleanly(job, surface, fault):
     job.fault("execute_job_plan", count=2, **fault)
-    result, _ = launch(job, surface=surface)
+    result, _warnings = launch(job, surface=surface)
     assert len(job.requests(api="execute_job_plan")) == 3 and [item["job_instance_id"] for item in job.instances()] == [result["job_instance_id"]]
     job.reset()
     job.fault("execute_job_plan", count=5, **fault)
@@ -229,7 +229,7 @@ def run_round(job, rng, tally):
     while random lost answers hit the creates and the starts; then every instance is accounted for."""
     job.reset()
     for api in ("execute_job_plan", "operate_job_instance"):
-        for _ in range(rng.randint(0, 3)):
+        for _fault in range(rng.randint(0, 3)):
             job.fault(api, rng.choice(FAULT_KINDS))
     launchers = []
     for index in range(LAUNCHERS):
@@ -304,7 +304,7 @@ def test_concurrency_matrix(job, old_emulator, old, capsys):  # pylint: disable=
     tally = dict.fromkeys(("tasks", "ok", "failed", "instances", "started", "unstarted", "lost_answers", "wrong_adoptions",
                            "started_twice", "reported_twice", "reported_but_not_started", "unstarted_named",
                            "started_named_in_failure", "unaccounted", "unaccounted_started", "unaccounted_unstarted"), 0)
-    for _ in range(ROUNDS):
+    for _round in range(ROUNDS):
         run_round(emulator, rng, tally)
     with capsys.disabled():
         print(f"\nconcurrency matrix ({'JOB 3.9' if old else 'JOB 3.10+'}): {tally}")
