@@ -122,6 +122,10 @@ options:
       - A callback only wakes the wait up; the result always comes from C(get_job_instance_status). While the
         listener waits, status polls run every O(poll_max_interval) only, as a safety net for a lost callback
         (JOB tries twice, then gives up; an egress allow-list may drop it) or a job waiting for a person.
+      - JOB may check callback URLs against an allow-list (C(job.execute.check-callback-url) in JOB's configuration,
+        off by default; then only URLs under its C(allowed-base-urls), on the BlueKing domain or in the
+        C(callback_url_white_info) table pass). When JOB refuses the listener's URL (1240003, nothing is created),
+        the module warns, launches once more without O(callback_url) and waits by polling.
       - The listener speaks plain HTTP and lives only for this task. Needs O(wait=true).
     type: str
   start_task:
@@ -129,7 +133,8 @@ options:
       - Whether JOB starts the job right away (JOB 3.10 and later).
       - Unset, the module creates the instance with C(start_task) V(false) and then starts that instance with
         C(operate_job_instance) code 2, so that a lost answer never leaves a doubt (see the notes).
-      - V(false) creates the instance without starting it, and needs O(wait=false).
+      - V(false) creates the instance without starting it, and needs O(wait=false). JOB before 3.10 ignores it and
+        starts the job; the module then warns that the job is running.
       - V(true) is JOB's own one-step launch. When its answer is lost after the request may have reached JOB, the
         task fails saying the job may have started and names the instances that could be it.
     type: bool

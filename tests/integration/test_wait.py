@@ -149,10 +149,14 @@ def test_transient_poll_failures_recover(job, ansible):
 
 
 def test_a_poll_that_never_recovers_keeps_the_job_instance_id(job, ansible):
+    # A dropped connection is transient: the wait polls through it until wait_timeout, then gives up.
     job.fault("get_job_instance_status", "drop", count=-1)
-    result = ansible.playbook([launch(job)])["r0"]
+    started = time.monotonic()
+    result = ansible.playbook([launch(job, wait_timeout=3)])["r0"]
+    assert time.monotonic() - started >= 3
     assert result["failed"] is True and result["changed"] is True
     assert result["job_instance_id"] > 0 and f"Lost track of job instance {result['job_instance_id']}" in result["msg"]
+    assert "failed polls in a row" in result["msg"]
     assert result["error"]["stage"] == "wait"
     assert len(calls(job, "execute_job_plan")) == 1
 
