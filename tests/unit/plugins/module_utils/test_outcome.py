@@ -13,7 +13,7 @@ import pytest
 from ansible_collections.blueking.job.plugins.module_utils import _outcome
 from ansible_collections.blueking.job.plugins.module_utils._args import check_wait_options
 from ansible_collections.blueking.job.plugins.module_utils._client import Client
-from ansible_collections.blueking.job.plugins.module_utils._errors import JobFailedError
+from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError, PermissionDeniedError
 
 
 CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
@@ -102,3 +102,95 @@ def test_wait_backs_off_to_the_ceiling_and_returns_at_the_end(emulator):
     assert sleeps[0] <= PARAMS["poll_interval"] * 1.1
     report = watcher.report(PARAMS, "all")
     assert report["status_name"] == "success" and report["host_summary"]["failed"] == 0
+
+
+def fast_client(emulator):
+    return Client(emulator.url, credentials=CREDENTIALS, sleep=lambda _seconds: None)
+
+
+def launched(client, scope=None, job_plan_id=1000):
+    return client.call("execute_job_plan", {**(scope or SCOPE), "job_plan_id": job_plan_id}, stage="launch").data["job_instance_id"]
+
+
+def test_job_finished_comes_from_the_status_table():
+    assert [code for code in range(16) if _outcome.job_finished(code)] == [3, 4, 5, 6, 8, 9, 11, 13, 14]
+    assert _outcome.job_finished(7) is False and _outcome.job_finished(None) is False
+
+
+def test_a_streak_of_transient_failures_is_polled_through(job):
+    client = fast_client(job)
+    job_instance_id = launched(client)
+    job.fault("get_job_instance_status", "business_error", count=18, code=1240002)  # six polls of three attempts each
+    watcher = _outcome.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    data = watcher.wait(PARAMS)
+    assert data["job_instance"]["status"] == 3
+    assert sum(1 for request in job.requests("get_job_instance_status") if request.get("fault")) == 18
+
+
+def test_a_transient_streak_ends_the_wait_only_at_wait_timeout(job):
+    client = fast_client(job)
+    job_instance_id = launched(client)
+    job.fault("get_job_instance_status", "business_error", count=-1, code=1306201)
+    watcher = _outcome.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    started = time.monotonic()
+    with pytest.raises(BKJobError) as caught:
+        watcher.wait({**PARAMS, "wait_timeout": 1})
+    assert time.monotonic() - started >= 1
+    assert caught.value.msg.startswith(f"Lost track of job instance {job_instance_id} while waiting for it after ")
+    assert caught.value.stage == "wait"
+
+
+def test_a_final_failure_ends_the_wait_at_once(job):
+    client = fast_client(job)
+    job_instance_id = launched(client)
+    job.fault("get_job_instance_status", "permission", count=-1)
+    with pytest.raises(PermissionDeniedError):
+        _outcome.JobWatcher(client, SCOPE, job_instance_id, warn=print).wait(PARAMS)
+    assert len(job.requests("get_job_instance_status")) == 1
+
+
+def test_a_missing_instance_is_said_at_once(job):
+    with pytest.raises(BKJobError) as caught:
+        _outcome.JobWatcher(fast_client(job), SCOPE, 987654321, warn=print).wait(PARAMS)
+    assert caught.value.code == 1244006 and "Job instance 987654321 does not exist in this scope" in caught.value.msg
+    assert "Lost track" not in caught.value.msg and len(job.requests("get_job_instance_status")) == 1
+
+
+def test_finished_true_at_waiting_user_cannot_fool_the_wait(job):
+    client = fast_client(job)
+    job.next_launch(job_version="3.5.1", confirm=True)
+    job_instance_id = launched(client)
+    watcher = _outcome.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    with pytest.raises(JobFailedError) as caught:
+        watcher.wait({**PARAMS, "wait_timeout": 1})
+    assert caught.value.code == "timeout" and caught.value.message == "waiting_user"
+    data = watcher.wait({**PARAMS, "on_waiting_user": "return"})
+    assert data["finished"] is True and data["job_instance"]["status"] == 7, "the emulated 3.5.x says finished at 7"
+    report = watcher.report(PARAMS, "none", output_vars=False)
+    assert report["status"] == 7 and report["job_finished"] is False and "finished" not in report
+
+
+def test_a_container_job_is_read_without_host_results(job):
+    client = fast_client(job)
+    scope = {"bk_biz_id": 3}
+    job_instance_id = launched(client, scope, 1006)
+    warnings = []
+    watcher = _outcome.JobWatcher(client, scope, job_instance_id, warn=warnings.append)
+    watcher.wait(PARAMS, schedule=_outcome.PollSchedule(PARAMS, watcher.clock(), expected=0.0))
+    report = watcher.report(PARAMS, "all", output_vars=False)
+    assert report["status_name"] == "success" and report["job_finished"] is True and report["steps"]
+    assert all(step["hosts"] == [] for step in report["steps"])
+    assert len(warnings) == 1 and "per-target results" in warnings[0]
+
+
+def test_a_failed_sql_step_gets_its_hosts_logs(job):
+    client = fast_client(job)
+    scope = {"bk_biz_id": 3}
+    job.next_launch(final_status=4)
+    job_instance_id = launched(client, scope, 1007)
+    watcher = _outcome.JobWatcher(client, scope, job_instance_id, warn=print)
+    watcher.wait(PARAMS)
+    [step] = watcher.report({**PARAMS, "log_max_bytes": 4096}, "failed", output_vars=False)["steps"]
+    assert step["type"] == 4 and step["hosts"]
+    assert all("ERROR: exit code 1" in host["log"] for host in step["hosts"])
+    assert job.requests("batch_get_job_instance_ip_log")
