@@ -128,7 +128,8 @@ def test_timeout_without_terminate_keeps_the_job_and_its_id(job, ansible):
     assert result["failed"] is True and result["changed"] is True
     assert "did not finish within wait_timeout (1 s" in result["msg"] and str(result["job_instance_id"]) in result["msg"]
     assert result["error"]["code"] == "timeout" and result["status_name"] == "running"
-    assert calls(job, "operate_job_instance") == []
+    # the launch's own start is operate_job_instance code 2; no terminate (code 1) was sent
+    assert [call["body"]["operation_code"] for call in calls(job, "operate_job_instance")] == [2]
 
 
 def test_timeout_with_terminate_stops_the_job(job, ansible):
@@ -136,8 +137,8 @@ def test_timeout_with_terminate_stops_the_job(job, ansible):
     result = ansible.playbook([launch(job, wait_timeout=1, terminate_on_timeout=True)])["r0"]
     assert result["failed"] is True and result["error"]["stage"] == "terminate"
     assert "was terminated (status now terminate_success)" in result["msg"]
-    [operate] = calls(job, "operate_job_instance")
-    assert operate["body"]["operation_code"] == 1 and operate["body"]["job_instance_id"] == result["job_instance_id"]
+    [start, operate] = calls(job, "operate_job_instance")
+    assert start["body"]["operation_code"] == 2 and operate["body"]["operation_code"] == 1 and operate["body"]["job_instance_id"] == result["job_instance_id"]
 
 
 def test_transient_poll_failures_recover(job, ansible):
