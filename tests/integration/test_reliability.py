@@ -689,6 +689,15 @@ def test_no_secret_in_any_output_on_any_path(job, ansible):
         {"name": "async result (left in ANSIBLE_ASYNC_DIR: no cleanup)", "ansible.builtin.async_status": {"jid": "{{ r17.ansible_job_id }}"},
          "until": "r18.finished", "retries": 60, "delay": 0.5},
         {"name": "wrong access token", f"blueking.job.{PLAN_INFO}": {**gateway, "bk_scope_id": "2", "bk_access_token": "at-wrong-9e9e"}},
+        # Failures before the module's own masking runs (the argument check, input checks, the credentials check): the
+        # task's arguments come back in invocation; a variable given by id only is marked secret by its id.
+        {"name": "argument check fails", launch: {**base, "global_vars": env_secret, "poll_interval": "soon"}},
+        {"name": "input check fails", launch: {**base, "global_var_list": [
+            {"name": "db_password", "value": "{{ lookup('env', 'RS_DB_PASSWORD') }}"}, {"id": 5, "value": "{{ lookup('env', 'RS_NOTE') }}"},
+            {"name": "target_hosts", "server": {"ip_list": [{"ip": "::1"}]}}], "secret_var_names": ["5"]}},
+        {"name": "credentials check fails", launch: {**base, "global_vars": env_secret, "bk_app_code": ""}},
+        {"name": "secret by id, no plan read", launch: {**base, "validate_vars": False, "wait": False, "secret_var_names": ["5"],
+                                                        "global_var_list": [{"id": 5, "value": "{{ lookup('env', 'RS_NOTE') }}"}]}},
     ]
     env = {**SECRET_ENV, "ANSIBLE_LOG_PATH": str(ansible.workdir / "ansible.log"), "ANSIBLE_ASYNC_DIR": str(ansible.workdir / "async"),
            "ANSIBLE_KEEP_REMOTE_FILES": "0"}
@@ -699,7 +708,8 @@ def test_no_secret_in_any_output_on_any_path(job, ansible):
     expected = {"r1": (True, "terminated"), "r2": (False, None), "r3": (False, None), "r4": (False, None), "r6": (True, "Lost track"),
                 "r8": (True, "unknown variable 'no_such_var'"), "r10": (False, None), "r12": (True, "BlueKing IAM denied"),
                 "r14": (True, "ended with status failed"), "r15": (False, None), "r16": (False, None), "r17": (False, None),
-                "r18": (False, None), "r19": (True, "The API gateway rejected")}
+                "r18": (False, None), "r19": (True, "The API gateway rejected"), "r20": (True, "poll_interval"), "r21": (True, "IPv4"),
+                "r22": (True, "Missing credentials"), "r23": (False, None)}
     for key, (failed, phrase) in expected.items():
         assert bool(run[key].get("failed")) is failed, (key, run[key].get("msg"))  # async_status on 2.16 says failed: 0
         if phrase:
@@ -709,6 +719,7 @@ def test_no_secret_in_any_output_on_any_path(job, ansible):
     assert run["r18"]["job_instance_id"] and run["r18"]["status_name"] == "success"
     assert any(host["log"] for step in run["r2"]["steps"] for host in step["hosts"])
     assert adhoc.results["changed"] is True
+    assert {"id": 5, "value": "********"} in run["r23"]["global_var_list"]
     # The password reached JOB (that is the point), and nowhere else.
     sent = [request["body"] for request in job.requests("execute_job_plan")]
     assert any({"name": "db_password", "value": DB_PASSWORD} in body.get("global_var_list", []) for body in sent)
