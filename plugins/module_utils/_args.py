@@ -58,7 +58,7 @@ SCOPE_ARGSPEC: dict[str, dict[str, Any]] = {
     "bk_biz_id": {"type": "int"},
     # No argspec default: "biz" is applied in scope_params(), so that bk_scope_type given without
     # bk_scope_id is caught instead of being silently dropped.
-    "bk_scope_type": {"type": "str", "choices": ["biz", "biz_set"]},
+    "bk_scope_type": {"type": "str", "choices": ["biz", "biz_set", "tenant_set"]},
     "bk_scope_id": {"type": "str"},
 }
 SCOPE_CONSTRAINTS: dict[str, Any] = {

@@ -223,3 +223,11 @@ def test_secret_looking_names_are_masked_without_the_plan(job, ansible):
                            secrets=(PASSWORD,))
     assert run["r0"]["global_var_list"] == [{"name": "deploy_token", "value": "********"}]
     assert launches(job)[0]["body"]["global_var_list"] == [{"name": "deploy_token", "value": PASSWORD}]
+
+
+def test_tenant_set_scope_is_sent_as_chosen(job, ansible):
+    """bk_scope_type tenant_set (bk-job 3.12 ResourceScopeTypeEnum.TENANT_SET) reaches JOB exactly as written."""
+    run = ansible.playbook([{"name": "plans", PLAN_INFO: {**esb_connection(job), "bk_scope_type": "tenant_set", "bk_scope_id": "1"}}])
+    assert run["r0"].get("failed") is not True, run["r0"].get("msg")
+    sent = job.requests(api="get_job_plan_list")[-1]["body"]
+    assert sent["bk_scope_type"] == "tenant_set" and sent["bk_scope_id"] == "1" and "bk_biz_id" not in sent
