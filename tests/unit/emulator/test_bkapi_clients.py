@@ -11,13 +11,14 @@ import time
 
 import pytest
 
-bkapi_client_core = pytest.importorskip("bkapi_client_core")
+pytest.importorskip("bkapi_client_core")
 open_client = pytest.importorskip("bkapi_component.open.client")
 
+# pylint: disable=wrong-import-position,import-error
 from bkapi_client_core.apigateway import APIGatewayClient, Operation, OperationGroup, bind_property  # noqa: E402
 from bkapi_client_core.exceptions import APIGatewayResponseError  # noqa: E402
 
-from raw_call import APP  # noqa: E402  pylint: disable=import-error
+from raw_call import APP  # noqa: E402
 
 SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
 
