@@ -381,7 +381,8 @@ class LocalEmulator:
         import bkjob_emulator  # pylint: disable=import-outside-toplevel,import-error
 
         self.emulator = bkjob_emulator
-        self.state = bkjob_emulator.EmulatorState(bkjob_emulator.load_config(None))
+        # the config the demo uses: it exempts the demo app from user verification (bk_username alone)
+        self.state = bkjob_emulator.EmulatorState(bkjob_emulator.load_config(str(Path(bkjob_emulator.__file__).with_name("demo-config.json"))))
         self.urls: dict[str, str] = {}
         self._by_port: dict[int, str] = {}
         self._servers = []
