@@ -17,12 +17,14 @@ from ansible_collections.blueking.job.plugins.module_utils._errors import InputE
 
 MASK = "********"
 
-# TaskVariableTypeEnum (bk-job-api-facts §7).
-VAR_TYPE_NAMES = {1: "string", 2: "namespace", 3: "host_list", 4: "password", 5: "associative_array", 6: "indexed_array"}
-STRING_VAR_TYPE = 1
-HOST_VAR_TYPE = 3
-PASSWORD_VAR_TYPE = 4
-STEP_TYPE_NAMES = {1: "script", 2: "file", 3: "confirm", 4: "sql"}
+# TaskVariableTypeEnum and the step types, named in _api.
+VAR_TYPE_NAMES = {_api.VAR_TYPE_STRING: "string", _api.VAR_TYPE_NAMESPACE: "namespace", _api.VAR_TYPE_HOST_LIST: "host_list",
+                  _api.VAR_TYPE_CIPHER: "password", _api.VAR_TYPE_ASSOCIATIVE_ARRAY: "associative_array",
+                  _api.VAR_TYPE_INDEX_ARRAY: "indexed_array"}
+STRING_VAR_TYPE = _api.VAR_TYPE_STRING
+HOST_VAR_TYPE = _api.VAR_TYPE_HOST_LIST
+PASSWORD_VAR_TYPE = _api.VAR_TYPE_CIPHER
+STEP_TYPE_NAMES = _api.STEP_TYPE_NAMES
 # A variable name is split into word parts (on "_", "-", ".", spaces and camelCase) and is secret when a part
 # says so: db_password, dbPassword, DB_PWD, api_token, ssh_private_key, accessKey. Parts are whole words, so
 # bypass_cache, compass, keyboard, tokenizer_mode, passport or monkey are not secret.

@@ -57,7 +57,7 @@ def test_status_is_normalised(job):
 
 def test_instance_list_reads_one_page_or_every_page_and_names_ids_one_way(job):
     client = apigw(job)
-    ids = {_api.execute_job_plan(client, SCOPE, 1000)["job_instance_id"] for _ in range(3)}
+    ids = {_api.execute_job_plan(client, SCOPE, 1000)["job_instance_id"] for _launch in range(3)}
     page, total = _api.get_job_instance_list_page(client, SCOPE, length=2, type=_api.TASK_TYPE_NORMAL, **window())
     assert len(page) == 2 and total == 3
     every = _api.get_job_instance_list(client, SCOPE, launch_mode=_api.LAUNCH_MODE_API, **window())
@@ -95,7 +95,7 @@ def test_terminate_logs_and_variables(job):
     launched = _api.execute_job_plan(client, SCOPE, 1000)
     job_instance_id = launched["job_instance_id"]
     _api.operate_job_instance(client, SCOPE, job_instance_id, _api.TASK_OPERATION_TERMINATE)
-    for _ in range(100):
+    for _poll in range(100):
         data = _api.get_job_instance_status(client, SCOPE, job_instance_id, return_ip_result=True)
         if data["finished"]:
             break
