@@ -85,6 +85,8 @@ TRANSIENT_CODES = frozenset({1306201, 1306203, 1240001, 1240002})
 ESB_COMMON_ERROR = 1306000
 ESB_AUTH_MESSAGE = re.compile(r"bk_app_code|bk_app_secret|app secret|app_secret|bk_token|access_token|bk_username|"
                               r"user authentication|app code|认证|登录", re.IGNORECASE)
+# ESB's 1306201 for a JOB answer with HTTP 401 (blueking-apigateway src/esb/esb/esb/outgoing.py: "Status Code: 401, ...").
+ESB_JOB_401 = re.compile(r"Status Code: 401\b")
 # The API gateway's IP_NOT_ALLOWED (403), which a multi-tenant install also answers to a request of the wrong tenant.
 GATEWAY_IP_OR_TENANT_CODE = 1640302
 # JOB's "does not exist" answers (bk-job src/backend/commons/common/.../common/constant/ErrorCode.java) and what to do.
@@ -337,6 +339,9 @@ class Client:
             return GatewayError(f"{surface} failed {api} with HTTP {status} ({said}){_maybe_started(api)}", **details)
         if code in TRANSIENT_CODES:
             failed = "ESB got no usable answer from JOB" if code in (1306201, 1306203) else "JOB failed on its side"
+            if ESB_JOB_401.search(message or ""):
+                # JOB's own gateway refused ESB's request with 401 (its tenant check on a multi-tenant install)
+                failed += f" (JOB answered HTTP 401: {self._tenant_advice()}check that ESB may call JOB)"
             err = APIError(f"{failed} for {api} ({said}){_maybe_started(api)}", reached_job=None, **details)
             err.transient = True
             return err

@@ -136,6 +136,7 @@ def test_empty_401_from_jobs_gateway(job):
     with pytest.raises(APIError) as caught:
         esb(job, max_attempts=1).call("get_job_plan_detail", {**SCOPE, "job_plan_id": 1000}, stage="lookup")
     assert caught.value.code == 1306201 and caught.value.transient and caught.value.reached_job is None
+    assert "JOB answered HTTP 401" in caught.value.msg and "set bk_tenant_id" in caught.value.msg
 
 
 def test_wrong_gateway_stage_gives_a_url_hint(job):

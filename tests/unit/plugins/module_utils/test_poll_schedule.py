@@ -198,6 +198,11 @@ def test_without_callback_a_failed_poll_keeps_the_schedule():
 
 
 @pytest.mark.parametrize("instance_name, plan_name", [
+    # JOB names an API launch exactly after its plan (TaskExecuteServiceImpl.buildTaskInstanceForTask: the plan's name)
+    ("deploy-app", "deploy-app"),
+    ("发布", "发布"),
+    ("deploy_app_v2", "deploy_app_v2"),
+    # older JOB added _<yyyyMMddHHmmssSSS>: still dropped, so that history and names from such a JOB match
     ("deploy-app_20260105093015123", "deploy-app"),
     ("deploy_app_v2_20260105093015123", "deploy_app_v2"),  # only the last _stamp is JOB's
     ("发布_20260105093015123", "发布"),
@@ -207,5 +212,5 @@ def test_without_callback_a_failed_poll_keeps_the_schedule():
     ("", None),
     (None, None),
 ])
-def test_plan_name_of_strips_jobs_launch_stamp(instance_name, plan_name):
+def test_plan_name_of_is_the_instance_name_without_an_old_stamp(instance_name, plan_name):
     assert plan_name_of(instance_name) == plan_name
