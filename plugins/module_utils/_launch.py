@@ -129,8 +129,9 @@ class _Launch:
                                                 "so the lost create may have started it")
                 self.unclear.append(err)
                 if attempt == CREATE_ATTEMPTS:
-                    err.msg = (f"{err.msg} The create of job plan {self.job_plan_id} (start_task false) got no clear answer "
-                               f"{_times(attempt)}{self._request_ids()}; nothing was started. {self._leftover_note(None)}")
+                    err.msg = (f"{_cause(err)}. The create of job plan {self.job_plan_id} (start_task false) got no clear answer "
+                               f"{_times(attempt)}{self._request_ids()}; nothing was started, since JOB keeps a created job "
+                               f"unstarted. {self._leftover_note(None)}")
                     raise err
 
     def _knows_start_operation(self) -> bool:
