@@ -249,13 +249,13 @@ def test_awx_job_launches_with_the_injected_credential(job, collections, tmp_pat
     if surface == "esb":
         assert sent["path"] == "/api/c/compapi/v2/jobv3/execute_job_plan/"
         assert sent["body"] == {"bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET, "bk_username": USERNAME,
-                                "bk_biz_id": 2, "job_plan_id": 1000, "global_var_list": EXPECTED_VARS}
+                                "bk_biz_id": 2, "job_plan_id": 1000, "global_var_list": EXPECTED_VARS, "start_task": False}
         assert "x-bk-tenant-id" not in headers, "an empty tenant input sends no tenant header"
     else:
         assert sent["path"] == "/api/bk-job/prod/api/v3/execute_job_plan"
         assert json.loads(headers["x-bkapi-authorization"]) == {"access_token": ACCESS_TOKEN}
         assert headers["x-bk-tenant-id"] == "tenant-a"
-        assert sent["body"] == {"bk_biz_id": 2, "job_plan_id": 1000, "global_var_list": EXPECTED_VARS}
+        assert sent["body"] == {"bk_biz_id": 2, "job_plan_id": 1000, "global_var_list": EXPECTED_VARS, "start_task": False}
     [instance] = job.instances()
     assert instance["job_instance_id"] == result["job_instance_id"]
     assert_no_secret_in_artifacts(root, runner, secrets)
