@@ -20,8 +20,8 @@ options:
   bk_scope_type:
     description:
       - Resource scope type sent with O(bk_scope_id). Defaults to V(biz) when O(bk_scope_id) is given.
-    type: str
       - V(tenant_set) is a tenant set of a multi-tenant BlueKing (bk-job 3.12 and later, C(ResourceScopeTypeEnum)).
+    type: str
     choices: [biz, biz_set, tenant_set]
   bk_scope_id:
     description:
