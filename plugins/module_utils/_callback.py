@@ -9,7 +9,8 @@
 
 JOB POSTs ``{"job_instance_id": ..., "status": ..., "step_instances": [...]}`` to the launch's ``callback_url``
 once the job has ended: as ``application/json`` first, then the same text once more as
-``application/x-www-form-urlencoded`` when the first answer was not HTTP 200 (bk-job-api-facts §9).
+``application/x-www-form-urlencoded`` when the first answer was not HTTP 200 (bk-job
+``src/backend/job-execute/service-job-execute/.../engine/listener/CallbackListener.java``: postJson, then postFormData).
 
 A callback only wakes the wait up. What the task reports always comes from an authenticated
 ``get_job_instance_status`` call, so a forged callback can at most cause one early poll.

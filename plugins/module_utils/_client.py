@@ -7,7 +7,7 @@
 
 """The one HTTP client of blueking.job: where credentials go, the envelope check, typed errors.
 
-JOB is reached two ways (bk-job-api-facts §1):
+JOB is reached two ways (docs/guide_api_surfaces.md; ESB and gateway details in docs/bk-job-code-truth.md):
 
 * ESB: ``POST {root}/api/c/compapi/v2/jobv3/<api>/`` with the credentials in the JSON body beside the
   API fields, as the ESB docs' examples do; ESB forwards every jobv3 call to JOB as a POST.
@@ -160,7 +160,9 @@ class Client:
 
     # ----------------------------------------------------------------------------------------------
     def call(self, api: str, params: dict[str, Any], *, stage: str) -> Reply:
-        """Send one JOB API call; the answer's ``data`` and ids as a ``Reply``.
+        """Send one JOB API call; a ``Reply``: ``data`` (the envelope's ``data``, whatever JSON JOB put there: a dict,
+        a list or None; ``_api`` checks its shape), ``request_id`` (ESB/gateway), ``job_request_id`` (JOB's own,
+        gateway only) and ``http_status``.
 
         Transient failures are retried with bounded backoff (``max_attempts`` in all, honouring a rate limit's
         reset): every one for a read; for a call that changes JOB (MUTATING_APIS) only those that provably never

@@ -14,7 +14,8 @@ itself for ``fail_json``; the module's ``main()`` has a single ``except BKJobErr
 
 from __future__ import annotations
 
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 # Where in the task's life a failure happened; the ``error.stage`` result field.
 STAGES = ("validate", "auth", "lookup", "launch", "wait", "logs", "terminate", "operate")
@@ -22,7 +23,12 @@ _UNSET = object()  # reached_job not given: the class's own value stands
 
 
 class BKJobError(Exception):
-    """Base class: a failure with a one-sentence ``msg`` and the SPEC's ``error`` object."""
+    """Base class: a failure with a one-sentence ``msg`` and the ``error`` result object (docs/docsite/rst/guide_troubleshooting.rst).
+
+    Layers above the one that raised add to a failure in two ways only: ``keep(known)`` (what the task already knows,
+    e.g. the job instance id, goes into the failed result) and ``reword(...)`` (the message says more, or the stage
+    is corrected). ``keeping(known)`` is ``keep`` for every BKJobError leaving a ``with`` block.
+    """
 
     kind = "error"
     # Whether a read-only call may be sent again after this failure.
@@ -63,6 +69,20 @@ class BKJobError(Exception):
         self.retry_after = retry_after
         # What the task already knows when it fails (above all the job instance id); kept in the result.
         self.result: dict[str, Any] = {}
+
+    def keep(self, known: dict[str, Any]) -> BKJobError:
+        """Add ``known`` (result keys: job_instance_id, its url, a report ...) to the failed result; later keeps win; self."""
+        self.result.update(known)
+        return self
+
+    def reword(self, msg: str | None = None, *, prefix: str = "", suffix: str = "", stage: str | None = None) -> BKJobError:
+        """Reword the one-sentence ``msg``: ``msg`` replaces it, ``prefix`` goes before it as written, ``suffix`` after it
+        with a space; ``stage`` (one of STAGES) corrects where the task was. The ``error`` object's JOB fields stay; self."""
+        text = self.msg if msg is None else msg
+        self.msg = f"{prefix}{text} {suffix}" if suffix else f"{prefix}{text}"
+        if stage is not None:
+            self.stage = stage
+        return self
 
     def error_object(self) -> dict[str, Any]:
         return {
@@ -183,3 +203,14 @@ class JobFailedError(BKJobError):
     """
 
     kind = "job_failed"
+
+
+@contextmanager
+def keeping(known: dict[str, Any]) -> Iterator[None]:
+    """Every BKJobError leaving the block keeps ``known`` (see BKJobError.keep); ``known`` is read when the error passes,
+    so keys added to it inside the block are kept too."""
+    try:
+        yield
+    except BKJobError as err:
+        err.keep(known)
+        raise

@@ -118,7 +118,7 @@ class _Launch:
             except BKJobError as err:
                 if not ambiguous(err):
                     if self.unclear:
-                        err.msg = f"{err.msg} {self._leftover_note(None)}"
+                        err.reword(suffix=self._leftover_note(None))
                     raise
                 if start_task:
                     raise self._unprovable(err, "start_task is true, so JOB created and started it in one step if the request reached it")
@@ -129,10 +129,9 @@ class _Launch:
                                                 "so the lost create may have started it")
                 self.unclear.append(err)
                 if attempt == CREATE_ATTEMPTS:
-                    err.msg = (f"{_cause(err)}. The create of job plan {self.job_plan_id} (start_task false) got no clear answer "
-                               f"{_times(attempt)}{self._request_ids()}; nothing was started, since JOB keeps a created job "
-                               f"unstarted. {self._leftover_note(None)}")
-                    raise err
+                    raise err.reword(f"{_cause(err)}. The create of job plan {self.job_plan_id} (start_task false) got no clear answer "
+                                     f"{_times(attempt)}{self._request_ids()}; nothing was started, since JOB keeps a created job "
+                                     f"unstarted. {self._leftover_note(None)}")
 
     def _knows_start_operation(self) -> bool:
         """Whether JOB knows operation code 2, so that it honours start_task (see the module docstring).
@@ -165,10 +164,9 @@ class _Launch:
                     raise self._not_started(err, created)
                 status = self._settled_status(job_instance_id)
                 if status is None:
-                    err.result.update(self._known(created))
-                    err.msg = (f"{err.msg} Job instance {job_instance_id} was created; whether it started is unknown, since its status "
+                    raise err.keep(self._known(created)).reword(
+                        suffix=f"Job instance {job_instance_id} was created; whether it started is unknown, since its status "
                                "could not be read either: look at it in JOB before running the task again.")
-                    raise err
                 if status != STATUS_BLANK:
                     return
                 if attempt == START_ATTEMPTS:
@@ -191,11 +189,10 @@ class _Launch:
 
     def _not_started(self, err: BKJobError, created: dict[str, Any]) -> BKJobError:
         job_instance_id = created["job_instance_id"]
-        err.result.update(self._known(created))
-        err.msg = (f"{err.msg} Job instance {job_instance_id} was created but not started (status 1, it never runs on its own): "
+        return err.keep(self._known(created)).reword(
+            suffix=f"Job instance {job_instance_id} was created but not started (status 1, it never runs on its own): "
                    f"start it with blueking.job.operate_job_instance (operation: start, job_instance_id: {job_instance_id}), "
                    "or run the task again, which creates a new one.")
-        return err
 
     def _known(self, created: dict[str, Any]) -> dict[str, Any]:
         known = {"changed": True, **created}
@@ -210,17 +207,16 @@ class _Launch:
         try:
             candidates = self._instances(status=None, exclude=None, retry_empty=True)
         except BKJobError as lookup_err:
-            err.msg = (f"{err.msg} The task cannot tell whether it created a job: {why}. JOB's history could not be searched "
-                       f"either ({lookup_err.msg}): look for job plan {self.job_plan_id} in JOB's execution history before running the task again.")
-            return err
+            return err.reword(suffix=f"The task cannot tell whether it created a job: {why}. JOB's history could not be searched "
+                                     f"either ({lookup_err.msg}): look for job plan {self.job_plan_id} in JOB's execution history before "
+                                     "running the task again.")
         whose = f"by {self.operator}" if self.operator else "by any operator (with bk_token or bk_access_token the task cannot know its own)"
         if candidates:
             found = f"Instances of job plan {self.job_plan_id} launched through the API {whose} around the send: {self._describe(candidates)}."
         else:
             found = f"No instance of job plan {self.job_plan_id} launched through the API {whose} appears in JOB's history yet."
-        err.msg = (f"{err.msg} The task cannot tell whether it created a job{self._request_ids(err)}: {why}. None is adopted on plan and "
-                   f"time alone. {found} Check them in JOB's execution history before running the task again.")
-        return err
+        return err.reword(suffix=f"The task cannot tell whether it created a job{self._request_ids(err)}: {why}. None is adopted on plan "
+                                 f"and time alone. {found} Check them in JOB's execution history before running the task again.")
 
     def _name_leftovers(self, job_instance_id: Any) -> None:
         self.warn(f"The create of job plan {self.job_plan_id} (start_task false) got no clear answer {_times(len(self.unclear))}"

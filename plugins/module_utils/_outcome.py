@@ -48,7 +48,7 @@ from ansible_collections.blueking.job.plugins.module_utils._api import (
     TASK_OPERATION_TERMINATE,
     TASK_TYPE_NORMAL,
 )
-from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError
+from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError, keeping
 
 # code: (name, what the wait does with it)
 #   ok: success; warn: success with a warning; fail: failure; poll: keep waiting; user: on_waiting_user decides
@@ -266,15 +266,12 @@ class JobWatcher:
             except BKJobError as err:
                 failures += 1
                 if err.code == CODE_TASK_INSTANCE_NOT_EXIST:
-                    err.msg = f"Job instance {self.job_instance_id} does not exist in this scope: {err.msg}"
-                    err.stage = "wait"
-                    raise
+                    raise err.reword(prefix=f"Job instance {self.job_instance_id} does not exist in this scope: ", stage="wait")
                 if not err.transient or self.clock() >= deadline:
                     streak = f" after {failures} failed polls in a row" if failures > 1 else ""
-                    err.msg = (f"Lost track of job instance {self.job_instance_id} while waiting for it{streak}: {err.msg} "
-                               "The job may still be running; check it in JOB or attach with blueking.job.job_instance_info.")
-                    err.stage = "wait"
-                    raise
+                    raise err.reword(prefix=f"Lost track of job instance {self.job_instance_id} while waiting for it{streak}: ",
+                                     suffix="The job may still be running; check it in JOB or attach with blueking.job.job_instance_info.",
+                                     stage="wait")
                 schedule.retry(failures)
                 continue
             if self.had_hosts:
@@ -302,9 +299,8 @@ class JobWatcher:
         try:
             _api.operate_job_instance(self.client, self.scope, self.job_instance_id, TASK_OPERATION_TERMINATE, stage="terminate")
         except BKJobError as err:
-            err.msg = (f"Job instance {self.job_instance_id} did not finish within wait_timeout ({params['wait_timeout']} s) "
-                       f"and terminating it failed: {err.msg} It may still be running; stop it in JOB's web console.")
-            raise
+            raise err.reword(prefix=f"Job instance {self.job_instance_id} did not finish within wait_timeout ({params['wait_timeout']} s) "
+                                    "and terminating it failed: ", suffix="It may still be running; stop it in JOB's web console.")
         grace_end = self.clock() + TERMINATE_GRACE
         final = last
         while self.clock() < grace_end:
@@ -320,7 +316,7 @@ class JobWatcher:
 
     # ---------------------------------------------------------------------------------- reporting
     def report(self, params: dict[str, Any], host_results: str, *, output_vars: bool = True) -> dict[str, Any]:
-        """The SPEC's result fields for the job's current state, with host results, logs and output vars.
+        """The result fields (the modules' RETURN blocks) for the job's current state, with host results, logs and output vars.
 
         The poll that saw the end is reused when it carried host results. ``output_vars=False`` skips
         reading them (the plan has no string variables, the only kind JOB reports).
@@ -524,25 +520,16 @@ def follow_job(client: Any, scope: dict[str, Any], job_instance_id: int, params:
     else:
         schedule = None
     try:
-        watcher.wait(params, terminate_on_timeout=terminate_on_timeout, schedule=schedule, wakeup=wakeup)
+        with keeping(known):
+            watcher.wait(params, terminate_on_timeout=terminate_on_timeout, schedule=schedule, wakeup=wakeup)
     except JobFailedError as err:
-        err.result.update(known)
         try:
-            err.result.update(watcher.report(params, host_results, output_vars=output_vars))
+            err.keep(watcher.report(params, host_results, output_vars=output_vars))  # the report after what was known
         except BKJobError as report_err:
             warn(f"The final state of job instance {job_instance_id} could not be read: {report_err.msg}")
         raise
-    except BKJobError as err:
-        err.result.update(known)
-        raise
-    try:
+    with keeping(known):
         result = {**known, **watcher.report(params, host_results, output_vars=output_vars)}
-    except BKJobError as err:
-        err.result.update(known)
-        raise
-    try:
+    with keeping(result):
         judge(result, params["on_waiting_user"], warn)
-    except BKJobError as err:
-        err.result.update(result)
-        raise
     return result

@@ -587,7 +587,7 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: A
         allow_list = ("JOB checks callback URLs against its allow-list (job.execute.check-callback-url: allowed-base-urls, "
                       "the BlueKing domain, or the callback_url_white_info table); ask JOB's administrators to add this base URL")
         if listener is None:
-            err.msg = f"{err.msg} {allow_list}, or drop callback_url."
+            err.reword(suffix=f"{allow_list}, or drop callback_url.")
             raise
         module.warn(f"{refused} The job is launched once more without callback_url and its end is found by polling. {allow_list} "
                     "to have callback_listen end the wait at the job's end.")

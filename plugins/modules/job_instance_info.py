@@ -313,7 +313,7 @@ def run(module, client) -> dict[str, Any]:
         else:
             result = {**known, **watcher.report(params, params["host_results"])}
     except BKJobError as err:
-        err.result.update(known)
+        err.keep(known)
         if err.result.get("create_time"):
             err.result["job_plan_id"] = watcher.plan_id(err.result["create_time"])
         raise
