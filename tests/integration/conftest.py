@@ -22,13 +22,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "emulator"))
 
 from process import Emulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
-
-APP_CODE = "bk-demo-app"
-APP_SECRET = "demo-app-secret-9f2c41"
-USERNAME = "admin"
-BK_TOKEN = "tok-admin-7d1e"
-ACCESS_TOKEN = "at-alice-55aa"
-SECRETS = (APP_SECRET, BK_TOKEN, ACCESS_TOKEN)
+# the demo credentials, from the emulator's seed; imported from here by the test files
+from support import (  # noqa: E402,F401  pylint: disable=wrong-import-position,import-error,unused-import
+    ACCESS_TOKEN, APP_CODE, APP_SECRET, BK_TOKEN, SECRETS, USERNAME,
+)
 
 
 def collections_root(tmp_root: Path) -> Path:
@@ -148,3 +145,32 @@ def esb_connection(emulator, **extra) -> dict:
 def apigw_connection(emulator, **extra) -> dict:
     return {"bk_api_url": emulator.apigw_url, "bk_api_type": "apigw", "bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET,
             "bk_username": USERNAME, **extra}
+
+
+# TLS: a private CA (trustme) and the emulator on HTTPS with a certificate it issued (fault matrix, TLS test).
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    """{"good": (cert, key) for 127.0.0.1/localhost, "wrong_name": (cert, key) for another host, "ca": CA file,
+    "other_ca": an unrelated CA file}; skipped without trustme."""
+    trustme = pytest.importorskip("trustme")
+    directory = tmp_path_factory.mktemp("pki")
+    ca = trustme.CA()
+    good = ca.issue_cert("127.0.0.1", "localhost")
+    wrong_name = ca.issue_cert("bkjob.example.test")
+    files = {}
+    for name, cert in (("good", good), ("wrong_name", wrong_name)):
+        cert.cert_chain_pems[0].write_to_path(str(directory / f"{name}.pem"))
+        cert.private_key_pem.write_to_path(str(directory / f"{name}.key"))
+        files[name] = (str(directory / f"{name}.pem"), str(directory / f"{name}.key"))
+    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+    trustme.CA().cert_pem.write_to_path(str(directory / "other-ca.pem"))
+    files["ca"] = str(directory / "ca.pem")
+    files["other_ca"] = str(directory / "other-ca.pem")
+    return files
+
+
+@pytest.fixture(scope="module")
+def tls_job(pki):
+    with Emulator(tls_cert=pki["good"][0], tls_key=pki["good"][1]) as running:
+        yield running

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import APP_CODE, APP_SECRET, BK_TOKEN, Ansible  # pylint: disable=import-error
 from process import Emulator  # pylint: disable=import-error
-from test_reliability import no_crash, run_hosts, start_all  # pylint: disable=import-error
+from multihost import no_crash, run_hosts, start_all  # pylint: disable=import-error
 
 LAUNCH = "execute_job_plan"
 PLAN = 1000

@@ -20,7 +20,7 @@ import pytest
 
 from conftest import ACCESS_TOKEN, APP_SECRET, BK_TOKEN, Ansible, esb_connection  # pylint: disable=import-error
 from process import Emulator  # pylint: disable=import-error
-from test_reliability import INFO, LAUNCH, PLAN_INFO, no_crash, run_hosts, tenant_of  # pylint: disable=import-error
+from multihost import INFO, LAUNCH, PLAN_INFO, no_crash, run_hosts, tenant_of  # pylint: disable=import-error
 
 E, I, P = LAUNCH, INFO, PLAN_INFO
 GW = {"bk_api_type": "apigw"}  # the emulator URL gets the gateway stage path when a case sets this
