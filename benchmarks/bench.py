@@ -449,22 +449,22 @@ def wait_lengths(rounds: int) -> list[float]:
 
 
 def history_estimate(runs: dict[int, dict[str, Any]], at: float, own_id: int, recent: int) -> float | None:
-    """What the module's history read (at `at`, epoch seconds) gives: the median length (create -> end) of the plan's
-    `recent` most recent successful runs that had ended by then, the upper one of two (as _outcome does)."""
-    done = sorted(((run["create"], (run["end"] - run["create"]) / 1000.0) for job_id, run in runs.items()
-                   if run["plan"] == WAIT_PLAN and run["status"] == 3 and run["end"] is not None and run["end"] <= at * 1000
-                   and job_id != own_id), reverse=True)[:recent]
-    lengths = sorted(length for _create, length in done)
-    return lengths[len(lengths) // 2] if lengths else None
+    """What the module's history read (at `at`, epoch seconds) gives: the module's own _wait.history_median over the
+    successful runs that had ended by then (JOB's list, queried with status 3, holds only those); load_outcome first."""
+    from ansible_collections.blueking.job.plugins.module_utils._wait import history_median  # pylint: disable=import-outside-toplevel,import-error
+
+    items = [{"job_instance_id": job_id, "job_plan_id": run["plan"], "create_time": run["create"], "end_time": run["end"]}
+             for job_id, run in runs.items() if run["status"] == 3 and run["end"] is not None and run["end"] <= at * 1000]
+    return history_median(items, WAIT_PLAN, own_id, recent)
 
 
 def load_outcome(ws: Workspace) -> Any:
-    """The collection's _outcome module from this checkout (its PollSchedule drives the projection)."""
+    """The collection's wait (_wait) from this checkout (its PollSchedule drives the projection, history_median the estimate)."""
     import importlib  # pylint: disable=import-outside-toplevel
 
     if str(ws.collections) not in sys.path:
         sys.path.insert(0, str(ws.collections))
-    return importlib.import_module("ansible_collections.blueking.job.plugins.module_utils._outcome")
+    return importlib.import_module("ansible_collections.blueking.job.plugins.module_utils._wait")
 
 
 def project_module(outcome: Any, length: float, expected: float | None = None, callback: bool = False) -> tuple[int, float]:
@@ -475,7 +475,7 @@ def project_module(outcome: Any, length: float, expected: float | None = None, c
     state = random.getstate()
     random.seed(WAIT_SEED)  # the schedule's jitter
     try:
-        schedule = outcome.PollSchedule({"poll_interval": 1.0, "poll_max_interval": 10.0}, 0.0, expected=expected, callback=callback)
+        schedule = outcome.PollSchedule(outcome.WaitOptions(poll_interval=1.0, poll_max_interval=10.0), 0.0, expected=expected, callback=callback)
         end, now, polls = LAUNCH_GAP + length, 0.0, 0
         while True:
             delay, hosts = schedule.next(now)

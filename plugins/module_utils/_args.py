@@ -9,8 +9,8 @@
 
 ``CONNECTION_ARGSPEC``, ``SCOPE_ARGSPEC`` and ``WAIT_ARGSPEC`` are mirrored by the doc fragments
 ``blueking.job.connection``, ``blueking.job.scope`` and ``blueking.job.wait``; change both together.
-The wait options live here, not with the wait (``_outcome``), so that a task that does not wait
-never imports (and compiles) the wait.
+The wait options live here (``WaitOptions``, checked once by ``wait_options``), not with the wait, so that a task that
+does not wait never imports (and compiles) the wait.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from ansible.module_utils.errors import AnsibleFallbackNotFound
@@ -115,7 +115,23 @@ def seconds(value: Any, option: str, *, maximum: float = MAX_SECONDS) -> float:
     return float(value)
 
 
-def check_wait_options(params: dict[str, Any]) -> None:
+class WaitOptions(NamedTuple):
+    """How to wait for a job and what to report about it: WAIT_ARGSPEC's options plus ``host_results`` and
+    ``terminate_on_timeout``, checked by ``wait_options``. Defaults are WAIT_ARGSPEC's (``host_results``: none)."""
+
+    wait_timeout: float = 3600  # seconds, as given (an int from the argspec)
+    poll_interval: float = 1.0  # seconds
+    poll_max_interval: float = 10.0  # seconds
+    on_waiting_user: str = "wait"  # WAITING_USER_CHOICES
+    log_max_bytes: int = 4096  # per host log, 0: no logs
+    log_total_max_bytes: int = 1048576  # all logs of one result
+    host_results: str = "none"  # HOST_RESULT_CHOICES
+    terminate_on_timeout: bool = False
+
+
+def wait_options(params: dict[str, Any]) -> WaitOptions:
+    """The checked wait options of a task's ``params``; InputError naming the option otherwise. ``host_results`` and
+    ``terminate_on_timeout`` are read when the module has them."""
     seconds(params["wait_timeout"], "wait_timeout")
     seconds(params["poll_interval"], "poll_interval", maximum=3600)
     seconds(params["poll_max_interval"], "poll_max_interval", maximum=3600)
@@ -125,6 +141,10 @@ def check_wait_options(params: dict[str, Any]) -> None:
     for option in ("log_max_bytes", "log_total_max_bytes"):
         if not 0 <= params[option] <= MAX_LOG_BYTES:
             raise InputError(f"{option} must be 0 (no logs) or more, at most {MAX_LOG_BYTES}, got {params[option]}.")
+    return WaitOptions(
+        wait_timeout=params["wait_timeout"], poll_interval=params["poll_interval"], poll_max_interval=params["poll_max_interval"],
+        on_waiting_user=params["on_waiting_user"], log_max_bytes=params["log_max_bytes"], log_total_max_bytes=params["log_total_max_bytes"],
+        host_results=params.get("host_results") or "none", terminate_on_timeout=bool(params.get("terminate_on_timeout")))
 
 
 def http_url(value: str, option: str) -> str:

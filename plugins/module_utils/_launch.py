@@ -67,7 +67,7 @@ def ambiguous(err: BKJobError) -> bool:
 
 
 def launch_once(client: Any, payload: dict[str, Any], *, operator: str | None, warn: Callable[[str], None],
-                link: Callable[[Any], str | None] | None = None, clock: Callable[[], float] = time.time,
+                link: Callable[[Any], str | None] | None = None, wall_clock: Callable[[], float] = time.time,
                 sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """Create and start the job of ``payload`` (the ``execute_job_plan`` request) at most once.
 
@@ -77,12 +77,12 @@ def launch_once(client: Any, payload: dict[str, Any], *, operator: str | None, w
     ``payload["start_task"]`` false only creates; true is JOB's one-step launch. Raises the client's
     ``BKJobError``; once an instance exists its id is in the error's ``result``.
     """
-    return _Launch(client, payload, operator, warn, link or (lambda _id: None), clock, sleep).run()
+    return _Launch(client, payload, operator, warn, link or (lambda _id: None), wall_clock, sleep).run()
 
 
 class _Launch:
     def __init__(self, client: Any, payload: dict[str, Any], operator: str | None, warn: Callable[[str], None],
-                 link: Callable[[Any], str | None], clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+                 link: Callable[[Any], str | None], wall_clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
         self.client = client
         self.scope = {key: payload[key] for key in SCOPE_KEYS if key in payload}
         self.job_plan_id = payload["job_plan_id"]
@@ -91,7 +91,7 @@ class _Launch:
         self.operator = operator
         self.warn = warn
         self.link = link
-        self.clock = clock
+        self.wall_clock = wall_clock
         self.sleep = sleep
         self.first_sent: float | None = None
         self.unclear: list[BKJobError] = []  # creates whose answer was lost; each may have left an unstarted instance
@@ -112,7 +112,7 @@ class _Launch:
         while True:
             attempt += 1
             if self.first_sent is None:
-                self.first_sent = self.clock()
+                self.first_sent = self.wall_clock()
             try:
                 return execute_job_plan(self.client, self.scope, self.job_plan_id, start_task=start_task, stage="launch", **self.fields)
             except BKJobError as err:
@@ -236,14 +236,14 @@ class _Launch:
                 f"nothing was started twice): {self._describe(leftovers)}.")
 
     def _instances(self, *, status: int | None, exclude: Any, retry_empty: bool) -> list[dict[str, Any]]:
-        sent = self.first_sent if self.first_sent is not None else self.clock()
+        sent = self.first_sent if self.first_sent is not None else self.wall_clock()
         found: list[dict[str, Any]] = []
         for attempt in range(LOOKUP_ATTEMPTS if retry_empty else 1):
             if attempt:
                 self.sleep(1.0)
             items = get_job_instance_list(
                 self.client, self.scope, create_time_start=int((sent - WINDOW_SECONDS) * 1000),
-                create_time_end=int((self.clock() + WINDOW_SECONDS) * 1000), stage="launch", launch_mode=LAUNCH_MODE_API,
+                create_time_end=int((self.wall_clock() + WINDOW_SECONDS) * 1000), stage="launch", launch_mode=LAUNCH_MODE_API,
                 type=TASK_TYPE_NORMAL, operator=self.operator, status=status)
             found = [item for item in items if item.get("job_plan_id") == self.job_plan_id and item["job_instance_id"] != exclude
                      and (not self.operator or item.get("operator") in (None, self.operator))

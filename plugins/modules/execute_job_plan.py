@@ -455,11 +455,12 @@ from ansible_collections.blueking.job.plugins.module_utils._api import STATUS_BL
 from ansible_collections.blueking.job.plugins.module_utils._args import (
     HOST_RESULT_CHOICES,
     WAIT_ARGSPEC,
+    WaitOptions,
     callback_url,
-    check_wait_options,
     job_instance_url,
     positive_int,
     scope_params,
+    wait_options,
 )
 from ansible_collections.blueking.job.plugins.module_utils._errors import APIError, BKJobError, InputError
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
@@ -519,10 +520,9 @@ def run(module, client) -> dict[str, Any]:
         if mixed:
             module.warn(mixed)
     callback = callback_url(params.get("callback_url"))
-    if params["wait"]:
-        check_wait_options(params)
-        if params.get("start_task") is False:
-            raise InputError("start_task: false creates a job that does not start, so there is nothing to wait for; set wait: false.")
+    options = wait_options(params) if params["wait"] else None  # checked once; None: the task does not wait
+    if options is not None and params.get("start_task") is False:
+        raise InputError("start_task: false creates a job that does not start, so there is nothing to wait for; set wait: false.")
     listen = params.get("callback_listen")
     if listen is not None:
         # Imported only here: http.server is a few ms of every task's start-up, and most tasks do not listen.
@@ -531,13 +531,13 @@ def run(module, client) -> dict[str, Any]:
         if not params["wait"]:
             raise InputError("callback_listen only serves the wait for the job's end, and wait is false: drop callback_listen or set wait: true.")
         check_listen(listen, callback)
-    if listen is None or module.check_mode:
-        return launch_and_follow(module, client, entries, None)
+    if listen is None or module.check_mode or options is None:
+        return launch_and_follow(module, client, entries, options, None)
     # Listening starts before any request, so that an address that cannot be used fails with nothing sent.
     from ansible_collections.blueking.job.plugins.module_utils._callback import CallbackListener
 
-    with CallbackListener(listen, callback, min_gap=params["poll_interval"]) as listener:
-        return launch_and_follow(module, client, entries, listener)
+    with CallbackListener(listen, callback, min_gap=options.poll_interval) as listener:
+        return launch_and_follow(module, client, entries, options, listener)
 
 
 def register_secrets(module, entries: list[dict[str, Any]], plan: dict[str, Any] | None) -> dict[int, str]:
@@ -553,8 +553,9 @@ def register_secrets(module, entries: list[dict[str, Any]], plan: dict[str, Any]
     return secrets
 
 
-def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: Any) -> dict[str, Any]:
-    """Resolve and check the plan, then launch it once and (with wait) follow the job; ``listener``: a CallbackListener or None."""
+def launch_and_follow(module, client, entries: list[dict[str, Any]], options: WaitOptions | None, listener: Any) -> dict[str, Any]:
+    """Resolve and check the plan, then launch it once and (with ``options``, the checked wait options; None: wait is false)
+    follow the job; ``listener``: a CallbackListener or None."""
     params = module.params
     scope = scope_params(params)
     if params.get("job_plan_name") is not None:
@@ -602,16 +603,16 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], listener: A
         result["job_instance_url"] = url
     if params.get("start_task") is False:
         not_started(module, client, scope, launched["job_instance_id"])
-    if not params["wait"]:
+    if options is None:
         return result
     if listener is not None:
         listener.expect(launched["job_instance_id"])
     # Imported only here: a task that does not wait never loads (and, from AnsiballZ's zip, compiles) the wait.
-    from ansible_collections.blueking.job.plugins.module_utils._outcome import follow_job
+    from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
 
-    return follow_job(client, scope, launched["job_instance_id"], params, known=result, host_results=params["host_results"],
-                      terminate_on_timeout=params["terminate_on_timeout"], warn=module.warn, launched_at=launched_at,
-                      plan_name=(plan or {}).get("name"), output_vars=plan is None or has_output_vars(plan), wakeup=listener)
+    watcher = JobWatcher(client, scope, launched["job_instance_id"], warn=module.warn)
+    return watcher.wait_and_report(options, known=result, launched_at=launched_at, plan_name=(plan or {}).get("name"),
+                                   output_vars=plan is None or has_output_vars(plan), wakeup=listener)
 
 
 def not_started(module, client, scope: dict[str, Any], job_instance_id: int) -> None:
@@ -623,7 +624,7 @@ def not_started(module, client, scope: dict[str, Any], job_instance_id: int) -> 
         module.warn(f"Whether job instance {job_instance_id} waits to be started (start_task: false) could not be read: {err.msg}")
         return
     if status != STATUS_BLANK:
-        from ansible_collections.blueking.job.plugins.module_utils._outcome import status_name
+        from ansible_collections.blueking.job.plugins.module_utils._report import status_name
 
         module.warn(f"JOB ignored start_task: false (honoured from bk-job 3.10): job instance {job_instance_id} is not waiting to be "
                     f"started but has status {status_name(status)} ({status}), so the job is running.")

@@ -279,14 +279,14 @@ from typing import Any
 from ansible_collections.blueking.job.plugins.module_utils._args import (
     HOST_RESULT_CHOICES,
     WAIT_ARGSPEC,
-    check_wait_options,
     job_instance_url,
     positive_int,
     scope_params,
+    wait_options,
 )
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
-from ansible_collections.blueking.job.plugins.module_utils._outcome import JobWatcher, follow_job
+from ansible_collections.blueking.job.plugins.module_utils._report import JobInstance
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "job_instance_id": {"type": "int", "required": True},
@@ -298,26 +298,28 @@ ARGUMENT_SPEC: dict[str, Any] = {
 
 def run(module, client) -> dict[str, Any]:
     params = module.params
-    check_wait_options(params)
+    options = wait_options(params)
     job_instance_id = positive_int(params["job_instance_id"], "job_instance_id")
     scope = scope_params(params)
     known: dict[str, Any] = {"changed": False, "job_instance_id": job_instance_id}
     url = job_instance_url(params, job_instance_id)
     if url:
         known["job_instance_url"] = url
-    watcher = JobWatcher(client, scope, job_instance_id, warn=module.warn)
+    watcher = None
+    if params["wait"]:
+        # Imported only here: a task that does not wait never loads (and, from AnsiballZ's zip, compiles) the wait.
+        from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
+
+        watcher = JobWatcher(client, scope, job_instance_id, warn=module.warn)
+    job = watcher or JobInstance(client, scope, job_instance_id, warn=module.warn)  # one object reads, waits for and reports the job
     try:
-        if params["wait"]:
-            result = follow_job(client, scope, job_instance_id, params, known=known, host_results=params["host_results"],
-                                terminate_on_timeout=False, warn=module.warn)
-        else:
-            result = {**known, **watcher.report(params, params["host_results"])}
+        result = watcher.wait_and_report(options, known=known) if watcher else {**known, **job.report(options)}
     except BKJobError as err:
         err.keep(known)
         if err.result.get("create_time"):
-            err.result["job_plan_id"] = watcher.plan_id(err.result["create_time"])
+            err.result["job_plan_id"] = job.plan_id(err.result["create_time"])
         raise
-    result["job_plan_id"] = watcher.plan_id(result.get("create_time"))
+    result["job_plan_id"] = job.plan_id(result.get("create_time"))
     return result
 
 

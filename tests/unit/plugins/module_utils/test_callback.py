@@ -23,7 +23,7 @@ from ansible_collections.blueking.job.plugins.module_utils import _callback
 from ansible_collections.blueking.job.plugins.module_utils._callback import CallbackListener, job_instance_id_of, parse_listen
 from ansible_collections.blueking.job.plugins.module_utils._client import Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
-from ansible_collections.blueking.job.plugins.module_utils._outcome import JobWatcher
+from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
 
 from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by tests/unit/plugins/conftest.py
 

@@ -10,65 +10,65 @@ import time
 
 import pytest
 
-from ansible_collections.blueking.job.plugins.module_utils import _outcome
-from ansible_collections.blueking.job.plugins.module_utils._args import check_wait_options
+from ansible_collections.blueking.job.plugins.module_utils import _report, _wait
+from ansible_collections.blueking.job.plugins.module_utils._args import WaitOptions, wait_options
 from ansible_collections.blueking.job.plugins.module_utils._client import Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError, PermissionDeniedError
 
 
 CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
 SCOPE = {"bk_biz_id": 2}
-PARAMS = {"wait_timeout": 30, "poll_interval": 0.05, "poll_max_interval": 0.2, "on_waiting_user": "wait", "log_max_bytes": 64, "log_total_max_bytes": 1 << 20}
+PARAMS = WaitOptions(wait_timeout=30, poll_interval=0.05, poll_max_interval=0.2, on_waiting_user="wait", log_max_bytes=64, log_total_max_bytes=1 << 20)
 
 
 def test_every_job_status_code_is_handled_on_purpose():
-    assert set(_outcome.STATUSES) == {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15}
-    assert {code for code, (_name, verdict) in _outcome.STATUSES.items() if verdict != "poll" and code != 7} == set(_outcome.FINISHED_STATUSES)
-    assert _outcome.status_name(12) == "unknown_12"
+    assert set(_report.STATUSES) == {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15}
+    assert {code for code, (_name, verdict) in _report.STATUSES.items() if verdict != "poll" and code != 7} == set(_report.FINISHED_STATUSES)
+    assert _report.status_name(12) == "unknown_12"
 
 
 def result(status, finished=True, failed=0):
-    return {"job_instance_id": 7, "status": status, "status_name": _outcome.status_name(status), "job_finished": finished,
+    return {"job_instance_id": 7, "status": status, "status_name": _report.status_name(status), "job_finished": finished,
             "host_summary": {"total": 3, "failed": failed}, "steps": [{"name": "check env", "status": status}]}
 
 
 @pytest.mark.parametrize("status", [3])
 def test_success_is_silent(status):
     warnings = []
-    _outcome.judge(result(status), "wait", warnings.append)
+    _report.apply_outcome_rules(result(status), "wait", warnings.append)
     assert warnings == []
 
 
 @pytest.mark.parametrize("status", [5, 6])
 def test_skipped_and_ignored_error_warn(status):
     warnings = []
-    _outcome.judge(result(status), "wait", warnings.append)
+    _report.apply_outcome_rules(result(status), "wait", warnings.append)
     assert len(warnings) == 1 and "Job instance 7 ended with status" in warnings[0]
 
 
 @pytest.mark.parametrize("status", [4, 8, 9, 11, 13, 14])
 def test_failures_raise_with_the_status(status):
     with pytest.raises(JobFailedError) as caught:
-        _outcome.judge(result(status, failed=2), "wait", print)
+        _report.apply_outcome_rules(result(status, failed=2), "wait", print)
     assert caught.value.code == status and caught.value.stage == "wait"
     assert "Job instance 7 ended with status" in caught.value.msg
 
 
 def test_failed_job_names_hosts_and_step():
     with pytest.raises(JobFailedError, match=r"2 of 3 hosts failed in step 'check env'"):
-        _outcome.judge(result(4, failed=2), "wait", print)
+        _report.apply_outcome_rules(result(4, failed=2), "wait", print)
 
 
 def test_waiting_user_follows_the_policy():
     with pytest.raises(JobFailedError, match="waits for a person"):
-        _outcome.judge(result(7, finished=False), "fail", print)
-    _outcome.judge(result(7, finished=False), "return", print)
+        _report.apply_outcome_rules(result(7, finished=False), "fail", print)
+    _report.apply_outcome_rules(result(7, finished=False), "return", print)
 
 
 def test_tail_keeps_the_end_and_never_splits_a_character():
-    assert _outcome.tail("short", 10) == "short"
-    assert _outcome.tail("0123456789", 4) == "6789"
-    assert _outcome.tail("日志日志", 4) == "志"
+    assert _report.log_tail("short", 10) == "short"
+    assert _report.log_tail("0123456789", 4) == "6789"
+    assert _report.log_tail("日志日志", 4) == "志"
 
 
 def test_host_summary_counts_distinct_hosts_worst_state_wins():
@@ -76,12 +76,12 @@ def test_host_summary_counts_distinct_hosts_worst_state_wins():
         {"step_ip_result_list": [{"bk_host_id": 1, "status": 9}, {"bk_host_id": 2, "status": 104}, {"bk_host_id": 3, "status": 9}]},
         {"step_ip_result_list": [{"bk_host_id": 1, "status": 7}, {"bk_host_id": 2, "status": 9}, {"bk_host_id": 3, "status": 9}]},
     ]
-    assert _outcome._host_summary(steps) == {"total": 3, "success": 1, "failed": 1, "running": 1}  # pylint: disable=protected-access
+    assert _report.host_summary(steps) == {"total": 3, "success": 1, "failed": 1, "running": 1}
 
 
 def test_wait_options_are_checked():
     with pytest.raises(Exception, match="poll_max_interval"):
-        check_wait_options({**PARAMS, "poll_interval": 2, "poll_max_interval": 1})
+        wait_options({**PARAMS._asdict(), "poll_interval": 2, "poll_max_interval": 1})
 
 
 def test_wait_backs_off_to_the_ceiling_and_returns_at_the_end(emulator):
@@ -95,12 +95,12 @@ def test_wait_backs_off_to_the_ceiling_and_returns_at_the_end(emulator):
         sleeps.append(seconds)
         time.sleep(seconds)
 
-    watcher = _outcome.JobWatcher(client, SCOPE, launched["job_instance_id"], warn=print, sleep=sleep)
+    watcher = _wait.JobWatcher(client, SCOPE, launched["job_instance_id"], warn=print, sleep=sleep)
     data = watcher.wait(PARAMS)
     assert data["finished"] is True and data["job_instance"]["status"] == 3
-    assert sleeps and max(sleeps) <= PARAMS["poll_max_interval"] * 1.1
-    assert sleeps[0] <= PARAMS["poll_interval"] * 1.1
-    report = watcher.report(PARAMS, "all")
+    assert sleeps and max(sleeps) <= PARAMS.poll_max_interval * 1.1
+    assert sleeps[0] <= PARAMS.poll_interval * 1.1
+    report = watcher.report(PARAMS._replace(host_results="all"))
     assert report["status_name"] == "success" and report["host_summary"]["failed"] == 0
 
 
@@ -113,15 +113,15 @@ def launched(client, scope=None, job_plan_id=1000):
 
 
 def test_job_finished_comes_from_the_status_table():
-    assert [code for code in range(16) if _outcome.job_finished(code)] == [3, 4, 5, 6, 8, 9, 11, 13, 14]
-    assert _outcome.job_finished(7) is False and _outcome.job_finished(None) is False
+    assert [code for code in range(16) if _report.job_finished(code)] == [3, 4, 5, 6, 8, 9, 11, 13, 14]
+    assert _report.job_finished(7) is False and _report.job_finished(None) is False
 
 
 def test_a_streak_of_transient_failures_is_polled_through(job):
     client = fast_client(job)
     job_instance_id = launched(client)
     job.fault("get_job_instance_status", "business_error", count=18, code=1240002)  # six polls of three attempts each
-    watcher = _outcome.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print)
     data = watcher.wait(PARAMS)
     assert data["job_instance"]["status"] == 3
     assert sum(1 for request in job.requests("get_job_instance_status") if request.get("fault")) == 18
@@ -131,10 +131,10 @@ def test_a_transient_streak_ends_the_wait_only_at_wait_timeout(job):
     client = fast_client(job)
     job_instance_id = launched(client)
     job.fault("get_job_instance_status", "business_error", count=-1, code=1306201)
-    watcher = _outcome.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print)
     started = time.monotonic()
     with pytest.raises(BKJobError) as caught:
-        watcher.wait({**PARAMS, "wait_timeout": 1})
+        watcher.wait(PARAMS._replace(wait_timeout=1))
     assert time.monotonic() - started >= 1
     assert caught.value.msg.startswith(f"Lost track of job instance {job_instance_id} while waiting for it after ")
     assert caught.value.stage == "wait"
@@ -145,13 +145,13 @@ def test_a_final_failure_ends_the_wait_at_once(job):
     job_instance_id = launched(client)
     job.fault("get_job_instance_status", "permission", count=-1)
     with pytest.raises(PermissionDeniedError):
-        _outcome.JobWatcher(client, SCOPE, job_instance_id, warn=print).wait(PARAMS)
+        _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print).wait(PARAMS)
     assert len(job.requests("get_job_instance_status")) == 1
 
 
 def test_a_missing_instance_is_said_at_once(job):
     with pytest.raises(BKJobError) as caught:
-        _outcome.JobWatcher(fast_client(job), SCOPE, 987654321, warn=print).wait(PARAMS)
+        _wait.JobWatcher(fast_client(job), SCOPE, 987654321, warn=print).wait(PARAMS)
     assert caught.value.code == 1244006 and "Job instance 987654321 does not exist in this scope" in caught.value.msg
     assert "Lost track" not in caught.value.msg and len(job.requests("get_job_instance_status")) == 1
 
@@ -160,13 +160,13 @@ def test_finished_true_at_waiting_user_cannot_fool_the_wait(job):
     client = fast_client(job)
     job.next_launch(job_version="3.5.1", confirm=True)
     job_instance_id = launched(client)
-    watcher = _outcome.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print)
     with pytest.raises(JobFailedError) as caught:
-        watcher.wait({**PARAMS, "wait_timeout": 1})
+        watcher.wait(PARAMS._replace(wait_timeout=1))
     assert caught.value.code == "timeout" and caught.value.message == "waiting_user"
-    data = watcher.wait({**PARAMS, "on_waiting_user": "return"})
+    data = watcher.wait(PARAMS._replace(on_waiting_user="return"))
     assert data["finished"] is True and data["job_instance"]["status"] == 7, "the emulated 3.5.x says finished at 7"
-    report = watcher.report(PARAMS, "none", output_vars=False)
+    report = watcher.report(PARAMS._replace(host_results="none"), output_vars=False)
     assert report["status"] == 7 and report["job_finished"] is False and "finished" not in report
 
 
@@ -175,9 +175,9 @@ def test_a_container_job_is_read_without_host_results(job):
     scope = {"bk_biz_id": 3}
     job_instance_id = launched(client, scope, 1006)
     warnings = []
-    watcher = _outcome.JobWatcher(client, scope, job_instance_id, warn=warnings.append)
-    watcher.wait(PARAMS, schedule=_outcome.PollSchedule(PARAMS, watcher.clock(), expected=0.0))
-    report = watcher.report(PARAMS, "all", output_vars=False)
+    watcher = _wait.JobWatcher(client, scope, job_instance_id, warn=warnings.append)
+    watcher.wait(PARAMS, schedule=_wait.PollSchedule(PARAMS, watcher.monotonic(), expected=0.0))
+    report = watcher.report(PARAMS._replace(host_results="all"), output_vars=False)
     assert report["status_name"] == "success" and report["job_finished"] is True and report["steps"]
     assert all(step["hosts"] == [] for step in report["steps"])
     assert len(warnings) == 1 and "per-target results" in warnings[0]
@@ -188,9 +188,9 @@ def test_a_failed_sql_step_gets_its_hosts_logs(job):
     scope = {"bk_biz_id": 3}
     job.next_launch(final_status=4)
     job_instance_id = launched(client, scope, 1007)
-    watcher = _outcome.JobWatcher(client, scope, job_instance_id, warn=print)
+    watcher = _wait.JobWatcher(client, scope, job_instance_id, warn=print)
     watcher.wait(PARAMS)
-    [step] = watcher.report({**PARAMS, "log_max_bytes": 4096}, "failed", output_vars=False)["steps"]
+    [step] = watcher.report(PARAMS._replace(log_max_bytes=4096, host_results="failed"), output_vars=False)["steps"]
     assert step["type"] == 4 and step["hosts"]
     assert all("ERROR: exit code 1" in host["log"] for host in step["hosts"])
     assert job.requests("batch_get_job_instance_ip_log")

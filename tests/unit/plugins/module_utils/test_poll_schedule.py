@@ -14,10 +14,12 @@ import random
 
 import pytest
 
-from ansible_collections.blueking.job.plugins.module_utils import _outcome
-from ansible_collections.blueking.job.plugins.module_utils._outcome import PollSchedule, plan_name_of
+from ansible_collections.blueking.job.plugins.module_utils import _wait
+from ansible_collections.blueking.job.plugins.module_utils._args import WaitOptions
+from ansible_collections.blueking.job.plugins.module_utils._report import plan_name_of
+from ansible_collections.blueking.job.plugins.module_utils._wait import PollSchedule
 
-PARAMS = {"poll_interval": 1.0, "poll_max_interval": 10.0}
+PARAMS = WaitOptions(poll_interval=1.0, poll_max_interval=10.0)
 START = 1000.0  # an arbitrary monotonic clock reading: the schedule only uses differences
 
 
@@ -59,7 +61,7 @@ def test_backoff_jitter_stays_within_ten_percent_and_varies():
 
 def test_backoff_never_exceeds_the_ceiling_even_with_jitter():
     random.seed(3)
-    params = {"poll_interval": 2.0, "poll_max_interval": 2.0}
+    params = WaitOptions(poll_interval=2.0, poll_max_interval=2.0)
     delays = [delay for _schedule in range(50) for _at, delay, _hosts in drive(PollSchedule(params, START), START, 5)]
     assert max(delays) <= 2.0 and min(delays) >= 1.8
 
@@ -73,7 +75,7 @@ def test_host_results_are_never_asked_for_while_backing_off():
 # --------------------------------------------------------------------------------------- expected end
 
 
-M = _outcome.AIM_MARGIN  # the schedule aims this much after the predicted end
+M = _wait.AIM_MARGIN  # the schedule aims this much after the predicted end
 
 
 def test_a_long_expected_end_is_approached_in_steps_no_longer_than_the_ceiling():
@@ -106,7 +108,7 @@ def test_the_expected_end_is_measured_from_started_not_from_the_first_call():
 @pytest.mark.parametrize("expected, fine", [
     (100.0, 1.0),  # 5 % is 5 s: capped at poll_interval
     (10.0, 0.5),  # 5 %
-    (2.0, _outcome.FINE_POLL_MIN),  # 5 % is 0.1 s: raised to the 0.2 s floor
+    (2.0, _wait.FINE_POLL_MIN),  # 5 % is 0.1 s: raised to the 0.2 s floor
 ])
 def test_after_the_expected_end_polls_back_off_from_five_percent_within_bounds(expected, fine):
     random.seed(9)
@@ -122,7 +124,7 @@ def test_after_the_expected_end_polls_back_off_from_five_percent_within_bounds(e
 
 def test_fine_polls_never_exceed_a_poll_interval_below_the_floor():
     """A user who asked for 0.1 s polls gets them: the 0.2 s floor only applies to the 5 % share."""
-    schedule = PollSchedule({"poll_interval": 0.1, "poll_max_interval": 1.0}, START, expected=2.0)
+    schedule = PollSchedule(WaitOptions(poll_interval=0.1, poll_max_interval=1.0), START, expected=2.0)
     schedule.next(START)
     assert schedule.next(START + 2.0 + M)[0] <= 0.11
 
@@ -150,7 +152,7 @@ def test_at_most_three_polls_of_a_big_job_carry_host_results():
     polls = drive(PollSchedule(PARAMS, START, expected=4.0), START, 12)
     flags = [with_hosts for _at, _delay, with_hosts in polls]
     assert flags[:3] == [True, True, True] and not any(flags[3:])
-    assert _outcome.HOST_POLLS == 3
+    assert _wait.HOST_POLLS == 3
 
 
 def test_every_late_poll_of_a_small_job_carries_host_results():

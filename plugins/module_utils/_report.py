@@ -5,26 +5,24 @@
 # Note that this module util is **PRIVATE** to the collection. It can have breaking changes at any time.
 # Do not use this from other collections or standalone plugins/modules!
 
-"""JOB's status table, the wait loop, and the result an operator reads.
+"""One job instance as JOB reports it: the status table, reading a job's status, and the result an operator reads.
 
 Status codes are JOB's ``RunStatusEnum`` (``_api.STATUS_*``); FINISHED_STATUSES is the set JOB itself computes
-``finished`` from. A status only ends the wait when JOB also says ``finished``, and the reverse: the two are read
-together. The result's ``job_finished`` comes from the status table alone, so that a JOB answering ``finished: true``
-at status 7 (3.5.x) cannot fool it; ``finished`` is not a result key (Ansible's async machinery owns it).
+``finished`` from. A status only ends the wait (``_wait``) when JOB also says ``finished``, and the reverse: the two are
+read together. The result's ``job_finished`` comes from the status table alone, so that a JOB answering
+``finished: true`` at status 7 (3.5.x) cannot fool it; ``finished`` is not a result key (Ansible's async machinery owns
+it). The result: ``JobInstance.report`` (steps, hosts, log tails within a byte budget, output variables) and
+``apply_outcome_rules`` (which statuses fail the task, which only warn).
 """
 
 from __future__ import annotations
 
-import math
-import random
 import re
-import time
 from typing import Any, Callable
 
 from ansible_collections.blueking.job.plugins.module_utils import _api
 from ansible_collections.blueking.job.plugins.module_utils._api import (
     CODE_INTERNAL_ERROR,
-    CODE_TASK_INSTANCE_NOT_EXIST,
     HOST_STATUS_LAST_SUCCESS,
     HOST_STATUS_RUNNING,
     HOST_STATUS_SUCCESS,
@@ -45,10 +43,9 @@ from ansible_collections.blueking.job.plugins.module_utils._api import (
     STATUS_SUCCESS,
     STATUS_TERMINATED,
     STATUS_WAITING_USER,
-    TASK_OPERATION_TERMINATE,
-    TASK_TYPE_NORMAL,
 )
-from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError, keeping
+from ansible_collections.blueking.job.plugins.module_utils._args import WaitOptions
+from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError
 
 # code: (name, what the wait does with it)
 #   ok: success; warn: success with a warning; fail: failure; poll: keep waiting; user: on_waiting_user decides
@@ -86,16 +83,9 @@ HOST_STATUS_NAMES: dict[int, str] = {
 HOST_OK = frozenset({HOST_STATUS_LAST_SUCCESS, HOST_STATUS_SUCCESS})
 HOST_RUNNING = frozenset({HOST_STATUS_WAITING, HOST_STATUS_RUNNING})
 
-HISTORY_DAYS = 7  # how far back earlier runs of the plan are looked for (JOB allows at most 30 days per query)
-HISTORY_RUNS = 5  # the expected length of a job is the median of this many recent successful runs of its plan
 # JOB names an API launch exactly after its plan; older JOB added _<yyyyMMddHHmmssSSS>, which is still stripped.
 INSTANCE_STAMP = re.compile(r"_\d{17}$")
-FINE_POLL_MIN = 0.2  # seconds: the shortest interval between polls near a job's expected end
-HOST_POLLS = 3  # at most this many polls of a big job ask for host results before the job is known to have ended
-SMALL_JOB_HOSTS = 500  # host results per poll below which asking for them on every late poll costs JOB little
-AIM_MARGIN = 0.1  # seconds: aim just after the predicted end, which the launch's own network time shifts a little
 HOST_READ_STRIKES = 2  # polls whose host results answer 1240002 (and plain status does not) before v3 is taken not to have them
-TERMINATE_GRACE = 30.0  # seconds to see a terminated job reach its final status
 
 
 def job_finished(status: Any) -> bool:
@@ -111,77 +101,14 @@ def host_status_name(code: Any) -> str:
     return HOST_STATUS_NAMES.get(code, f"unknown_{code}")
 
 
-class PollSchedule:
-    """When to poll next, and whether that poll should carry host results.
+class JobInstance:
+    """Reads and reports one job instance; ``_wait.JobWatcher`` adds waiting for it. One object per job and task."""
 
-    - Without more knowledge: back off from ``poll_interval`` by half each time, with jitter, up to
-      ``poll_max_interval``; the first poll comes ``poll_interval`` after the start.
-    - ``expected`` (seconds after ``started``, from earlier runs of the plan): sleep towards that moment (plus
-      AIM_MARGIN) in even steps of at most ``poll_max_interval`` and poll at it; from there back off from a fine
-      interval (5 % of the expected length, between FINE_POLL_MIN and ``poll_interval``) by half each time.
-    - ``callback`` (JOB's callback will wake the wait up): poll only every ``poll_max_interval``, as a safety net
-      for a lost callback or a job waiting for a person.
-
-    Polls at or after the expected end ask for host results, so that the poll that sees the end is also the
-    report: every such poll while the job is small (``small_job``, set from the last host results seen), at most
-    HOST_POLLS of them otherwise.
-    """
-
-    def __init__(self, params: dict[str, Any], started: float, *, expected: float | None = None,
-                 callback: bool = False) -> None:
-        self.interval = params["poll_interval"]
-        self.ceiling = params["poll_max_interval"]
-        self.started = started
-        self.expected = None if expected is None else expected + AIM_MARGIN
-        self.callback = callback
-        self.backoff = self.interval
-        self.host_polls = HOST_POLLS
-        self.small_job = False
-        self._retry = 0.0
-        self._past_end = False
-
-    def next(self, now: float) -> tuple[float, bool]:
-        """Seconds to wait from ``now`` before the next poll, and whether it should carry host results."""
-        if self._retry:
-            delay, self._retry = self._retry, 0.0
-            return delay, False
-        if self.callback:
-            return self.ceiling, False
-        if self.expected is not None and not self._past_end:
-            delay = self.expected - (now - self.started)
-            if delay > self.ceiling:
-                return delay / math.ceil(delay / self.ceiling), False  # even steps: no light poll just before the aimed one
-            self._past_end = True
-            self.backoff = min(self.interval, max(FINE_POLL_MIN, 0.05 * self.expected))
-            return max(0.0, delay), self._hosts()
-        delay = self.backoff * random.uniform(0.9, 1.1)
-        self.backoff = min(self.ceiling, self.backoff * 1.5)
-        return min(delay, self.ceiling), self._past_end and self._hosts()
-
-    def retry(self, failures: int) -> None:
-        """After ``failures`` failed polls in a row: with a callback, whose safety polls are far apart, poll again
-        soon (backing off from ``poll_interval``); otherwise the schedule already does."""
-        if self.callback:
-            self._retry = min(self.ceiling, self.interval * 1.5 ** (failures - 1))
-
-    def _hosts(self) -> bool:
-        if self.small_job:
-            return True
-        self.host_polls -= 1
-        return self.host_polls >= 0
-
-
-class JobWatcher:
-    """Reads, waits for and reports one job instance."""
-
-    def __init__(self, client: Any, scope: dict[str, Any], job_instance_id: int, *, warn: Callable[[str], None],
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, client: Any, scope: dict[str, Any], job_instance_id: int, *, warn: Callable[[str], None]) -> None:
         self.client = client
         self.scope = scope
         self.job_instance_id = job_instance_id
         self.warn = warn
-        self.sleep = sleep
-        self.clock = clock
         self.final: dict[str, Any] | None = None  # the poll that saw the end, when it carried host results
         # JOB's v3 status cannot give this job's per-target results (a container-target job answers 1240002)
         self.no_host_results = False
@@ -213,111 +140,11 @@ class JobWatcher:
         self.no_host_results = self._host_read_failures >= HOST_READ_STRIKES
         return data
 
-    # ---------------------------------------------------------------------------------- waiting
-    def expected_seconds(self, job_plan_id: int | None, name: str | None) -> float | None:
-        """How long a run of this plan takes, from JOB's history: the median, from creation to end, of its most
-        recent successful runs in the last HISTORY_DAYS days; None when there are none or the history cannot be read.
-
-        The history only decides when to poll, so a failure to read it changes nothing else.
-        """
-        if not job_plan_id:
-            return None
-        now_ms = int(time.time() * 1000)
-        try:
-            # name: JOB names a plan's instances after the plan; it narrows a busy business's history (JOB matches it
-            # as a substring, so older instances named <plan>_<stamp> are found too).
-            items, _total = _api.get_job_instance_list_page(
-                self.client, self.scope, create_time_start=now_ms - HISTORY_DAYS * 86400000, create_time_end=now_ms,
-                length=50, stage="wait", type=TASK_TYPE_NORMAL, status=STATUS_SUCCESS, name=name or None)
-        except BKJobError:
-            return None
-        runs = []
-        for item in items:
-            created, ended = item.get("create_time"), item.get("end_time")
-            if (item.get("job_plan_id") == job_plan_id and isinstance(created, int) and isinstance(ended, int)
-                    and ended >= created and item["job_instance_id"] != self.job_instance_id):
-                runs.append((created, (ended - created) / 1000.0))
-        recent = sorted(length for _created, length in sorted(runs, reverse=True)[:HISTORY_RUNS])
-        return recent[len(recent) // 2] if recent else None
-
-    def wait(self, params: dict[str, Any], *, terminate_on_timeout: bool = False,
-             schedule: PollSchedule | None = None, wakeup: Any = None) -> dict[str, Any]:
-        """Poll until the job ends (or status 7 under on_waiting_user fail/return); the last status data.
-
-        ``schedule`` says when to poll (default: backoff from poll_interval). ``wakeup``, when given, has a
-        ``wait(seconds) -> bool`` that returns early, with true, when JOB's callback says the job ended.
-        Raises JobFailedError on timeout, carrying the last known status in ``result``. Failed polls: a transient
-        failure (each already retried by the client) is polled through until ``wait_timeout``, however many come in a
-        row; any other failure ends the wait.
-        """
-        schedule = schedule or PollSchedule(params, self.clock())
-        deadline = self.clock() + params["wait_timeout"]
-        failures = 0
-        while True:
-            delay, with_hosts = schedule.next(self.clock())
-            pause = max(0.0, min(delay, deadline - self.clock()))
-            if wakeup is not None:
-                with_hosts = wakeup.wait(pause) or with_hosts
-            elif pause > 0:
-                self.sleep(pause)
-            try:
-                data = self.status(with_hosts=with_hosts)
-                failures = 0
-            except BKJobError as err:
-                failures += 1
-                if err.code == CODE_TASK_INSTANCE_NOT_EXIST:
-                    raise err.reword(prefix=f"Job instance {self.job_instance_id} does not exist in this scope: ", stage="wait")
-                if not err.transient or self.clock() >= deadline:
-                    streak = f" after {failures} failed polls in a row" if failures > 1 else ""
-                    raise err.reword(prefix=f"Lost track of job instance {self.job_instance_id} while waiting for it{streak}: ",
-                                     suffix="The job may still be running; check it in JOB or attach with blueking.job.job_instance_info.",
-                                     stage="wait")
-                schedule.retry(failures)
-                continue
-            if self.had_hosts:
-                schedule.small_job = _host_count(data) <= SMALL_JOB_HOSTS
-            if self._done(data, params["on_waiting_user"]):
-                self.final = data if self.had_hosts else None
-                return data
-            if self.clock() >= deadline:
-                raise self._timed_out(data, params, terminate_on_timeout)
-
-    @staticmethod
-    def _done(data: dict[str, Any], on_waiting_user: str) -> bool:
-        status = (data.get("job_instance") or {}).get("status")
-        if status == STATUS_WAITING_USER:
-            return on_waiting_user != "wait"
-        return bool(data.get("finished")) and job_finished(status)
-
-    def _timed_out(self, data: dict[str, Any] | None, params: dict[str, Any], terminate: bool) -> JobFailedError:
-        last = status_name(((data or {}).get("job_instance") or {}).get("status"))
-        if not terminate:
-            return JobFailedError(
-                f"Job instance {self.job_instance_id} did not finish within wait_timeout ({params['wait_timeout']} s; last status "
-                f"{last}). It keeps running in JOB: attach later with blueking.job.job_instance_info, or set terminate_on_timeout.",
-                stage="wait", code="timeout", message=last)
-        try:
-            _api.operate_job_instance(self.client, self.scope, self.job_instance_id, TASK_OPERATION_TERMINATE, stage="terminate")
-        except BKJobError as err:
-            raise err.reword(prefix=f"Job instance {self.job_instance_id} did not finish within wait_timeout ({params['wait_timeout']} s) "
-                                    "and terminating it failed: ", suffix="It may still be running; stop it in JOB's web console.")
-        grace_end = self.clock() + TERMINATE_GRACE
-        final = last
-        while self.clock() < grace_end:
-            current = self.status(with_hosts=False, stage="terminate")
-            code = (current.get("job_instance") or {}).get("status")
-            final = status_name(code)
-            if job_finished(code):
-                break
-            self.sleep(0.5)
-        return JobFailedError(
-            f"Job instance {self.job_instance_id} did not finish within wait_timeout ({params['wait_timeout']} s) and was "
-            f"terminated (status now {final}).", stage="terminate", code="timeout", message=final)
-
     # ---------------------------------------------------------------------------------- reporting
-    def report(self, params: dict[str, Any], host_results: str, *, output_vars: bool = True) -> dict[str, Any]:
+    def report(self, options: WaitOptions, *, output_vars: bool = True) -> dict[str, Any]:
         """The result fields (the modules' RETURN blocks) for the job's current state, with host results, logs and output vars.
 
+        ``options``: its host_results, log_max_bytes and log_total_max_bytes are read.
         The poll that saw the end is reused when it carried host results. ``output_vars=False`` skips
         reading them (the plan has no string variables, the only kind JOB reports).
         """
@@ -328,9 +155,9 @@ class JobWatcher:
                       "containers. Its outcome and steps are reported without hosts or logs; see them in JOB's web console.")
         instance = data.get("job_instance") or {}
         status = instance.get("status")
-        steps = [self._step(step, host_results) for step in data.get("step_instance_list") or []]
-        if params["log_max_bytes"] > 0 and host_results != "none":
-            self._attach_logs(steps, params["log_max_bytes"], params["log_total_max_bytes"])
+        steps = [self._step(step, options.host_results) for step in data.get("step_instance_list") or []]
+        if options.log_max_bytes > 0 and options.host_results != "none":
+            self._attach_logs(steps, options.log_max_bytes, options.log_total_max_bytes)
         return {
             "job_instance_id": self.job_instance_id,
             "job_instance_name": instance.get("name"),
@@ -342,7 +169,7 @@ class JobWatcher:
             "end_time": instance.get("end_time"),
             "total_time": instance.get("total_time"),
             "steps": [step for step, _hosts in steps],
-            "host_summary": _host_summary(data.get("step_instance_list") or []),
+            "host_summary": host_summary(data.get("step_instance_list") or []),
             "output_vars": self._output_vars() if output_vars else {},
         }
 
@@ -413,19 +240,19 @@ class JobWatcher:
         by_id = {host["bk_host_id"]: host for host in hosts if host.get("bk_host_id")}
         by_ip = {(host.get("bk_cloud_id"), host.get("ip")): host for host in hosts}
         if len(by_id) == len(hosts):
-            entries = _api.batch_get_job_instance_ip_log(self.client, self.scope, self.job_instance_id, step_instance_id,
-                                                         host_id_list=list(by_id))
+            log_entries = _api.batch_get_job_instance_ip_log(self.client, self.scope, self.job_instance_id, step_instance_id,
+                                                             host_id_list=list(by_id))
         else:
-            entries = _api.batch_get_job_instance_ip_log(self.client, self.scope, self.job_instance_id, step_instance_id,
-                                                         ip_list=[{"bk_cloud_id": cloud, "ip": ip} for cloud, ip in by_ip])
-        for entry in entries:
+            log_entries = _api.batch_get_job_instance_ip_log(self.client, self.scope, self.job_instance_id, step_instance_id,
+                                                             ip_list=[{"bk_cloud_id": cloud, "ip": ip} for cloud, ip in by_ip])
+        for entry in log_entries:
             host = by_id.get(entry["bk_host_id"]) or by_ip.get((entry["bk_cloud_id"], entry["ip"]))
             if host is None:
                 continue
             text = entry["log"]
             if used >= budget:
                 continue
-            host["log"] = tail(text, min(max_bytes, budget - used))
+            host["log"] = log_tail(text, min(max_bytes, budget - used))
             used += len(host["log"].encode("utf-8"))
         return used
 
@@ -446,7 +273,7 @@ def plan_name_of(job_instance_name: str | None) -> str | None:
     return INSTANCE_STAMP.sub("", job_instance_name) or None
 
 
-def tail(text: str, max_bytes: int) -> str:
+def log_tail(text: str, max_bytes: int) -> str:
     """The last ``max_bytes`` bytes of ``text`` in UTF-8, never splitting a character."""
     encoded = text.encode("utf-8")
     if len(encoded) <= max_bytes:
@@ -454,11 +281,11 @@ def tail(text: str, max_bytes: int) -> str:
     return encoded[-max_bytes:].decode("utf-8", errors="ignore")
 
 
-def _host_count(data: dict[str, Any]) -> int:
+def host_count(data: dict[str, Any]) -> int:
     return sum(len(step.get("step_ip_result_list") or []) for step in data.get("step_instance_list") or [])
 
 
-def _host_summary(steps: list[dict[str, Any]]) -> dict[str, int]:
+def host_summary(steps: list[dict[str, Any]]) -> dict[str, int]:
     """Distinct hosts over all steps: failed if any step failed on it, running if any still runs, else success."""
     state: dict[Any, str] = {}
     for step in steps:
@@ -476,7 +303,7 @@ def _host_summary(steps: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
-def judge(result: dict[str, Any], on_waiting_user: str, warn: Callable[[str], None]) -> None:
+def apply_outcome_rules(result: dict[str, Any], on_waiting_user: str, warn: Callable[[str], None]) -> None:
     """Apply the outcome rules to a finished (or waiting) job's result: warn, or raise JobFailedError."""
     status = result["status"]
     name = result["status_name"]
@@ -499,37 +326,3 @@ def _failed_hosts(result: dict[str, Any]) -> str:
     if summary.get("failed"):
         return f": {summary['failed']} of {summary['total']} hosts failed{where}"
     return where
-
-
-def follow_job(client: Any, scope: dict[str, Any], job_instance_id: int, params: dict[str, Any], *, known: dict[str, Any],
-               host_results: str, terminate_on_timeout: bool, warn: Callable[[str], None],
-               launched_at: float | None = None, plan_name: str | None = None, output_vars: bool = True,
-               wakeup: Any = None) -> dict[str, Any]:
-    """Wait for the job, report it and apply the outcome rules; every failure keeps ``known`` (the instance id).
-
-    ``launched_at`` (time.monotonic() at the launch) lets the wait aim its polls at the end that earlier runs of
-    the plan (``known["job_plan_id"]``, named ``plan_name`` when known) predict. ``output_vars=False``: the plan
-    has none to read. ``wakeup``: see JobWatcher.wait.
-    """
-    watcher = JobWatcher(client, scope, job_instance_id, warn=warn)
-    if wakeup is not None:
-        schedule = PollSchedule(params, watcher.clock(), callback=True)
-    elif launched_at is not None:
-        expected = watcher.expected_seconds(known.get("job_plan_id"), plan_name or plan_name_of(known.get("job_instance_name")))
-        schedule = PollSchedule(params, launched_at, expected=expected)
-    else:
-        schedule = None
-    try:
-        with keeping(known):
-            watcher.wait(params, terminate_on_timeout=terminate_on_timeout, schedule=schedule, wakeup=wakeup)
-    except JobFailedError as err:
-        try:
-            err.keep(watcher.report(params, host_results, output_vars=output_vars))  # the report after what was known
-        except BKJobError as report_err:
-            warn(f"The final state of job instance {job_instance_id} could not be read: {report_err.msg}")
-        raise
-    with keeping(known):
-        result = {**known, **watcher.report(params, host_results, output_vars=output_vars)}
-    with keeping(result):
-        judge(result, params["on_waiting_user"], warn)
-    return result
