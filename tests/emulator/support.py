@@ -8,13 +8,15 @@ seed changes every test at once, or fails here at import:
 
 * the demo credentials (``APP_CODE``, ``APP_SECRET``, ``USERNAME``, ``BK_TOKEN``, ``ACCESS_TOKEN``, ``SECRETS``);
 * named seed ids (``PLAN_DEPLOY_APP`` = 1000, the plan "deploy-app" of business 2, ...);
-* ``closed_port()``: a local TCP port nothing listens on.
+* ``closed_port()``: a local TCP port nothing listens on;
+* ``isolated_ansible_env()``: the environment of an Ansible run that sees only this collection.
 
 tests/emulator is put on sys.path by tests/unit/plugins/conftest.py, tests/unit/emulator/conftest.py,
 tests/integration/conftest.py and benchmarks/bench.py: ``from support import PLAN_DEPLOY_APP``.
 """
 from __future__ import annotations
 
+import os
 import socket
 
 import bkjob_emulator
@@ -58,3 +60,23 @@ def closed_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def isolated_ansible_env(workdir, collections_path) -> dict:
+    """The ANSIBLE_* settings of an Ansible run that sees only this collection and writes only under ``workdir``.
+
+    ``collections_path``: the folder holding ansible_collections/blueking/job. No colour, no retry files, no
+    deprecation / localhost / unparsed-inventory warnings (they are not the module's), no .pyc files.
+    """
+    return {
+        "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+        "ANSIBLE_HOME": os.path.join(str(workdir), "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": os.path.join(str(workdir), "ansible-tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_LOCALHOST_WARNING": "false",
+        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
+        "ANSIBLE_DEPRECATION_WARNINGS": "false",
+        "ANSIBLE_RETRY_FILES_ENABLED": "false",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }

@@ -24,7 +24,7 @@ sys.path.insert(0, str(REPO / "tests" / "emulator"))
 from process import Emulator  # noqa: E402  pylint: disable=wrong-import-position,import-error
 # the demo credentials, from the emulator's seed; imported from here by the test files
 from support import (  # noqa: E402,F401  pylint: disable=wrong-import-position,import-error,unused-import
-    ACCESS_TOKEN, APP_CODE, APP_SECRET, BK_TOKEN, SECRETS, USERNAME,
+    ACCESS_TOKEN, APP_CODE, APP_SECRET, BK_TOKEN, SECRETS, USERNAME, isolated_ansible_env,
 )
 
 
@@ -60,17 +60,7 @@ class Ansible:
         self.playbook_bin = str(bindir / "ansible-playbook")
         self.adhoc_bin = str(bindir / "ansible")
         self.env = {key: value for key, value in os.environ.items() if not key.startswith(("BK_", "ANSIBLE_"))}
-        self.env.update({
-            "ANSIBLE_COLLECTIONS_PATH": str(collections),
-            "ANSIBLE_HOME": str(workdir / "ansible-home"),
-            "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-tmp"),
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_LOCALHOST_WARNING": "false",
-            "ANSIBLE_INVENTORY_UNPARSED_WARNING": "false",
-            "ANSIBLE_DEPRECATION_WARNINGS": "false",
-            "ANSIBLE_RETRY_FILES_ENABLED": "false",
-            "PYTHONDONTWRITEBYTECODE": "1",
-        })
+        self.env.update(isolated_ansible_env(workdir, collections))
 
     def run_command(self, argv: list[str], env: dict | None, secrets: tuple) -> subprocess.CompletedProcess:
         completed = subprocess.run(argv, cwd=self.workdir, env={**self.env, **(env or {})}, capture_output=True, text=True,

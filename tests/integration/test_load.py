@@ -12,6 +12,7 @@ from __future__ import annotations
 from conftest import Ansible, esb_connection  # pylint: disable=import-error
 from multihost import FAST, LAUNCH, run_hosts, tenant_of  # pylint: disable=import-error
 from process import Emulator  # pylint: disable=import-error
+from support import BIZ_ID, PLAN_DEPLOY  # pylint: disable=import-error
 
 LOAD_HOSTS = 200
 LOAD_FORKS = 50
@@ -23,7 +24,7 @@ def test_200_concurrent_launches_give_200_distinct_instances(tmp_path, collectio
         cells = {}
         for index in range(LOAD_HOSTS):
             tag = f"load-{index:03d}"
-            cells[f"h{index:03d}"] = (LAUNCH, {**esb_connection(job), "bk_biz_id": 2, "bk_tenant_id": tag, "job_plan_id": 1004,
+            cells[f"h{index:03d}"] = (LAUNCH, {**esb_connection(job), "bk_biz_id": BIZ_ID, "bk_tenant_id": tag, "job_plan_id": PLAN_DEPLOY,
                                                "wait": True, **FAST})
         run = run_hosts(ansible, cells, forks=LOAD_FORKS)
         instances = job.instances()

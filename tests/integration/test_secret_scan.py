@@ -16,6 +16,7 @@ from pathlib import Path
 
 from conftest import ACCESS_TOKEN, APP_CODE, APP_SECRET, BK_TOKEN, USERNAME  # pylint: disable=import-error
 from multihost import FAST, INFO, LAUNCH, PLAN_INFO, warnings_of  # pylint: disable=import-error
+from support import BIZ_ID, PLAN_DEPLOY_APP, PLAN_DEPLOY_APP_CANARY  # pylint: disable=import-error
 
 DB_PASSWORD = "Db-Pa55-vault-4417"
 SECRET_ENV = {"BK_APP_CODE": APP_CODE, "BK_APP_SECRET": APP_SECRET, "BK_USERNAME": USERNAME, "BK_TOKEN": BK_TOKEN,
@@ -34,7 +35,7 @@ def test_no_secret_in_any_output_on_any_path(job, ansible):
     """Credentials and password values come from the environment, so no file the test writes holds them."""
     env_secret = {"db_password": "{{ lookup('env', 'RS_DB_PASSWORD') }}", "release_note": "{{ lookup('env', 'RS_NOTE') }}"}
     # release_note is a plain string variable: the module masks it only because secret_var_names names it.
-    base = {"bk_api_url": job.url, "bk_biz_id": 2, "job_plan_id": 1000, "secret_var_names": ["release_note"], **FAST}
+    base = {"bk_api_url": job.url, "bk_biz_id": BIZ_ID, "job_plan_id": PLAN_DEPLOY_APP, "secret_var_names": ["release_note"], **FAST}
     gateway = {"bk_api_url": job.apigw_url, "bk_api_type": "apigw", "bk_access_token": "{{ lookup('env', 'RS_ACCESS_TOKEN') }}"}
     launch = f"blueking.job.{LAUNCH}"
     tasks = [
@@ -45,7 +46,7 @@ def test_no_secret_in_any_output_on_any_path(job, ansible):
                                                                     "host_results": "all"}, "diff": True},
         {"name": "check and diff", launch: {**base, "global_vars": env_secret},
          "check_mode": True, "diff": True},
-        {"name": "gateway with an access token", launch: {**gateway, "bk_scope_id": "2", "job_plan_id": 1000,
+        {"name": "gateway with an access token", launch: {**gateway, "bk_scope_id": str(BIZ_ID), "job_plan_id": PLAN_DEPLOY_APP,
                                                           "global_var_list": [{"id": 3, "value": "{{ lookup('env', 'RS_DB_PASSWORD') }}"}],
                                                           "wait": False}},
         _uri(job, "POST", "/_emulator/faults", {"api": "get_job_instance_status", "kind": "drop", "count": -1, "surface": "esb"}),
@@ -54,19 +55,19 @@ def test_no_secret_in_any_output_on_any_path(job, ansible):
         {"name": "validation failure", launch: {**base, "global_vars": {**env_secret, "no_such_var": "x"}}},
         _uri(job, "POST", "/_emulator/faults", {"api": "execute_job_plan", "kind": "after_create_502", "count": 1}),
         # the create's answer is lost after JOB made the instance: created again, the unstarted leftover named
-        {"name": "lost answer, created again", launch: {**base, "job_plan_id": 1001, "global_vars": env_secret, "wait": False}},
+        {"name": "lost answer, created again", launch: {**base, "job_plan_id": PLAN_DEPLOY_APP_CANARY, "global_vars": env_secret, "wait": False}},
         _uri(job, "POST", "/_emulator/faults", {"api": "execute_job_plan", "kind": "permission", "count": 1}),
         {"name": "permission denied", launch: {**base, "global_vars": env_secret}},
         _uri(job, "POST", "/_emulator/next_launch", {"behaviour": {"failed_hosts": 2}}),
         {"name": "job fails, failed hosts' logs", launch: {**base, "global_vars": env_secret, "host_results": "failed"}},
         # job_instance_info has no secret_var_names: attach to the job whose only secret is the password variable.
-        {"name": "attach", f"blueking.job.{INFO}": {**gateway, "bk_scope_id": "2", "job_instance_id": "{{ r4.job_instance_id }}",
+        {"name": "attach", f"blueking.job.{INFO}": {**gateway, "bk_scope_id": str(BIZ_ID), "job_instance_id": "{{ r4.job_instance_id }}",
                                                     "wait": True, "host_results": "all", **FAST}},
-        {"name": "plan detail", f"blueking.job.{PLAN_INFO}": {"bk_api_url": job.url, "bk_biz_id": 2, "job_plan_id": 1000}},
+        {"name": "plan detail", f"blueking.job.{PLAN_INFO}": {"bk_api_url": job.url, "bk_biz_id": BIZ_ID, "job_plan_id": PLAN_DEPLOY_APP}},
         {"name": "async", launch: {**base, "global_vars": env_secret}, "async": 60, "poll": 0},
         {"name": "async result (left in ANSIBLE_ASYNC_DIR: no cleanup)", "ansible.builtin.async_status": {"jid": "{{ r17.ansible_job_id }}"},
          "until": "r18.finished", "retries": 60, "delay": 0.5},
-        {"name": "wrong access token", f"blueking.job.{PLAN_INFO}": {**gateway, "bk_scope_id": "2", "bk_access_token": "at-wrong-9e9e"}},
+        {"name": "wrong access token", f"blueking.job.{PLAN_INFO}": {**gateway, "bk_scope_id": str(BIZ_ID), "bk_access_token": "at-wrong-9e9e"}},
         # Failures before the module's own masking runs (the argument check, input checks, the credentials check): the
         # task's arguments come back in invocation; a variable given by id only is marked secret by its id.
         {"name": "argument check fails", launch: {**base, "global_vars": env_secret, "poll_interval": "soon"}},
@@ -80,7 +81,7 @@ def test_no_secret_in_any_output_on_any_path(job, ansible):
     env = {**SECRET_ENV, "ANSIBLE_LOG_PATH": str(ansible.workdir / "ansible.log"), "ANSIBLE_ASYNC_DIR": str(ansible.workdir / "async"),
            "ANSIBLE_KEEP_REMOTE_FILES": "0"}
     run = ansible.playbook(tasks, env=env, secrets=SCANNED + ("at-wrong-9e9e",))
-    adhoc = ansible.adhoc(launch, {"bk_api_url": job.url, "bk_biz_id": 2, "job_plan_id": 1000, "global_vars": {"db_password": DB_PASSWORD},
+    adhoc = ansible.adhoc(launch, {"bk_api_url": job.url, "bk_biz_id": BIZ_ID, "job_plan_id": PLAN_DEPLOY_APP, "global_vars": {"db_password": DB_PASSWORD},
                                    "wait": False}, env={**env, "ANSIBLE_LOG_PATH": str(ansible.workdir / "adhoc.log")}, secrets=SCANNED)
     # The paths were really taken.
     expected = {"r1": (True, "terminated"), "r2": (False, None), "r3": (False, None), "r4": (False, None), "r6": (True, "Lost track"),

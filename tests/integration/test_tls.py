@@ -13,6 +13,7 @@ from __future__ import annotations
 from conftest import apigw_connection, esb_connection  # pylint: disable=import-error
 from multihost import FAST, INFO, LAUNCH, PLAN_INFO, no_crash, warnings_of  # pylint: disable=import-error
 from process import Emulator  # pylint: disable=import-error
+from support import BIZ_ID, PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 
 def test_tls_private_ca(tls_job, pki, ansible):
@@ -21,19 +22,19 @@ def test_tls_private_ca(tls_job, pki, ansible):
         esb = esb_connection(tls_job)
         gateway = apigw_connection(tls_job)
         run = ansible.playbook([
-            {"name": "default settings", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": 2, "job_plan_id": 1000}},
-            {"name": "ca_path", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": 2, "job_plan_id": 1000, "ca_path": pki["ca"], **FAST}},
-            {"name": "validate_certs false", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": 2, "job_plan_id": 1000, "wait": False,
+            {"name": "default settings", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": BIZ_ID, "job_plan_id": PLAN_DEPLOY_APP}},
+            {"name": "ca_path", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": BIZ_ID, "job_plan_id": PLAN_DEPLOY_APP, "ca_path": pki["ca"], **FAST}},
+            {"name": "validate_certs false", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": BIZ_ID, "job_plan_id": PLAN_DEPLOY_APP, "wait": False,
                                                                         "validate_certs": False}},
-            {"name": "gateway default", f"blueking.job.{PLAN_INFO}": {**gateway, "bk_scope_id": "2"}},
+            {"name": "gateway default", f"blueking.job.{PLAN_INFO}": {**gateway, "bk_scope_id": str(BIZ_ID)}},
             {"name": "gateway ca_path",
-             f"blueking.job.{INFO}": {**gateway, "bk_scope_id": "2", "ca_path": pki["ca"], "job_instance_id": "{{ r1.job_instance_id }}"}},
-            {"name": "BK_CA_PATH", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": 2, "job_plan_id": 1000, "wait": False},
+             f"blueking.job.{INFO}": {**gateway, "bk_scope_id": str(BIZ_ID), "ca_path": pki["ca"], "job_instance_id": "{{ r1.job_instance_id }}"}},
+            {"name": "BK_CA_PATH", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": BIZ_ID, "job_plan_id": PLAN_DEPLOY_APP, "wait": False},
              "environment": {"BK_CA_PATH": pki["ca"]}},
-            {"name": "ca_path wins over REQUESTS_CA_BUNDLE", f"blueking.job.{PLAN_INFO}": {**esb, "bk_biz_id": 2, "ca_path": pki["ca"]},
+            {"name": "ca_path wins over REQUESTS_CA_BUNDLE", f"blueking.job.{PLAN_INFO}": {**esb, "bk_biz_id": BIZ_ID, "ca_path": pki["ca"]},
              "environment": {"REQUESTS_CA_BUNDLE": pki["other_ca"], "CURL_CA_BUNDLE": pki["other_ca"]}},
-            {"name": "another CA", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": 2, "job_plan_id": 1000, "ca_path": pki["other_ca"]}},
-            {"name": "wrong host name", f"blueking.job.{LAUNCH}": {**esb_connection(wrong_name), "bk_biz_id": 2, "job_plan_id": 1000,
+            {"name": "another CA", f"blueking.job.{LAUNCH}": {**esb, "bk_biz_id": BIZ_ID, "job_plan_id": PLAN_DEPLOY_APP, "ca_path": pki["other_ca"]}},
+            {"name": "wrong host name", f"blueking.job.{LAUNCH}": {**esb_connection(wrong_name), "bk_biz_id": BIZ_ID, "job_plan_id": PLAN_DEPLOY_APP,
                                                                    "ca_path": pki["ca"]}},
         ])
         wrong_name_requests = wrong_name.requests()
