@@ -51,6 +51,7 @@
 #   BKJOB_SANITY_ARGS=...     extra ansible-test sanity args (e.g. "--test pylint")
 #   BKJOB_UNITS_ARGS=...      extra ansible-test units args
 #   BKJOB_PYTEST_ARGS=...     extra pytest args for the integration suite (e.g. "-x -k foo")
+#   BKJOB_PYTEST_WORKERS=2    pytest-xdist workers for the integration suite (1: no xdist)
 #   BKJOB_KEEP_TMP=1          keep the temporary collection trees
 # ansible-test output (junit xml, ...) is copied back to tests/output/core-X/.
 set -euo pipefail
@@ -189,11 +190,17 @@ step_integration() {
     mkdir -p tests/output/junit
     # pytest exit 5 ("no tests collected") is a failure here: this step only
     # runs when tests/integration holds test files.
+    # The suite mostly waits (for ansible-playbook runs and emulated jobs): pytest-xdist workers
+    # (BKJOB_PYTEST_WORKERS, default 2; 1 runs it in one process) overlap those waits.
+    local workers="${BKJOB_PYTEST_WORKERS:-2}" parallel=()
+    if [[ "$workers" -gt 1 ]] && "$venv/bin/python" -c 'import xdist' 2>/dev/null; then
+        parallel=(-n "$workers")
+    fi
     env PATH="$venv/bin:$PATH" \
         ANSIBLE_COLLECTIONS_PATH="$tmp_root" \
         ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false \
         PYTHONDONTWRITEBYTECODE=1 \
-        "$venv/bin/python" -m pytest tests/integration -p no:cacheprovider \
+        "$venv/bin/python" -m pytest tests/integration -p no:cacheprovider "${parallel[@]}" \
         --junitxml=tests/output/junit/integration.xml "${pytest_args[@]}"
 }
 
