@@ -29,6 +29,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from ansible_collections.blueking.job.plugins.module_utils._args import callback_url as checked_callback_url
 from ansible_collections.blueking.job.plugins.module_utils._errors import InputError
 
 MAX_BODY = 1 << 20  # bytes; JOB's callback body is a few hundred
@@ -68,8 +69,9 @@ def job_instance_id_of(body: bytes) -> int | None:
         return None
 
 
-def check_listen(listen: str, callback_url: str | None) -> tuple[str, int]:
-    """Everything about ``callback_listen`` that can be checked before anything is sent or bound."""
+def listen_address(listen: str, callback_url: str | None) -> tuple[str, int]:
+    """The (host, port) to listen on; InputError for anything about ``callback_listen`` that can be found out before
+    anything is sent or bound. ``callback_url``: the checked one (``_args.callback_url``) or None."""
     host, port = parse_listen(listen)
     if callback_url is None and host in WILDCARDS:
         raise InputError(f"callback_listen {listen!r} listens on every address, so the module cannot tell which one JOB "
@@ -80,14 +82,16 @@ def check_listen(listen: str, callback_url: str | None) -> tuple[str, int]:
 class CallbackListener:
     """An HTTP listener on ``listen`` for the duration of one wait; ``url`` is what the launch sends as callback_url.
 
-    ``url`` is the given ``callback_url`` (how JOB reaches this listener, e.g. through NAT or a DNS name) or,
+    ``url`` is the given ``callback_url`` as ``_args.callback_url`` checks it (without surrounding spaces: how JOB
+    reaches this listener, e.g. through NAT or a DNS name) or,
     without one, ``http://<listen address>:<port>/bk-job-callback/<random token>``. Only POSTs to that URL's path
     count. Wake-ups come at most once per ``min_gap`` seconds, so a flood of forged callbacks cannot turn the wait
     into a stream of polls.
     """
 
     def __init__(self, listen: str, callback_url: str | None = None, *, min_gap: float = 1.0) -> None:
-        host, port = check_listen(listen, callback_url)
+        callback_url = checked_callback_url(callback_url)  # the path served is the one JOB is sent, never the raw option
+        host, port = listen_address(listen, callback_url)
         self.expected_id: int | None = None
         self.seen: set[int] = set()
         self.min_gap = min_gap

@@ -23,7 +23,7 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
 )
 from ansible_collections.blueking.job.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError
-from ansible_collections.blueking.job.plugins.module_utils._plan import mask_safe, masked_arguments, raw_secret_values
+from ansible_collections.blueking.job.plugins.module_utils._secrets import mask_safe, masked_arguments, raw_secret_values
 
 # What a module's run() gets and returns: the module, a connected client; a result dict.
 RunFunction = Callable[[AnsibleModule, Client], "dict[str, Any]"]

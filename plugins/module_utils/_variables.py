@@ -179,6 +179,14 @@ def _describe(entry: dict[str, Any]) -> str:
     return f"name {entry['name']!r}" if "name" in entry else f"id {entry['id']}"
 
 
+def plan_variable(entry: dict[str, Any], by_id: dict[Any, dict], by_name: dict[str, dict]) -> dict[str, Any] | None:
+    """The plan variable (``by_id``/``by_name``: the plan's global_var_list indexed) an entry refers to: by id when it
+    has one, as JOB matches it (id first, then name); None when the plan has no such variable."""
+    if "id" in entry:
+        return by_id.get(entry["id"])
+    return by_name.get(entry["name"])
+
+
 def mixed_references(entries: list[dict[str, Any]]) -> str | None:
     """A warning when some variables are given by id only and others by name only, and the plan is not read to check them.
 

@@ -457,7 +457,9 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
     WAIT_ARGSPEC,
     WaitOptions,
     callback_url,
+    credentials,
     job_instance_url,
+    known_operator,
     positive_int,
     scope_params,
     wait_options,
@@ -465,16 +467,8 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
 from ansible_collections.blueking.job.plugins.module_utils._errors import APIError, BKJobError, InputError
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
-from ansible_collections.blueking.job.plugins.module_utils._plan import (
-    check_against_plan,
-    diff,
-    has_output_vars,
-    masked,
-    plan_detail,
-    plan_id_by_name,
-    secret_entries,
-    secrets_to_mask,
-)
+from ansible_collections.blueking.job.plugins.module_utils._plan import has_output_vars, plan_detail, plan_diff, plan_id_by_name, plan_mismatches
+from ansible_collections.blueking.job.plugins.module_utils._secrets import masked, secret_entries, secrets_to_mask
 from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list, mixed_references
 
 ARGUMENT_SPEC: dict[str, Any] = {
@@ -526,11 +520,11 @@ def run(module, client) -> dict[str, Any]:
     listen = params.get("callback_listen")
     if listen is not None:
         # Imported only here: http.server is a few ms of every task's start-up, and most tasks do not listen.
-        from ansible_collections.blueking.job.plugins.module_utils._callback import check_listen
+        from ansible_collections.blueking.job.plugins.module_utils._callback import listen_address
 
         if not params["wait"]:
             raise InputError("callback_listen only serves the wait for the job's end, and wait is false: drop callback_listen or set wait: true.")
-        check_listen(listen, callback)
+        listen_address(listen, callback)
     if listen is None or module.check_mode or options is None:
         return launch_and_follow(module, client, entries, options, None)
     # Listening starts before any request, so that an address that cannot be used fails with nothing sent.
@@ -541,7 +535,7 @@ def run(module, client) -> dict[str, Any]:
 
 
 def register_secrets(module, entries: list[dict[str, Any]], plan: dict[str, Any] | None) -> dict[int, str]:
-    """The secret entries (see _plan.secret_entries); hands the values Ansible can mask safely to its no_log masking and
+    """The secret entries (see _secrets.secret_entries); hands the values Ansible can mask safely to its no_log masking and
     warns about known secrets too short or too common for that (masked in global_var_list and diff only)."""
     secrets = secret_entries(entries, plan, module.params["secret_var_names"])
     safe, unsafe = secrets_to_mask(entries, secrets)
@@ -566,20 +560,22 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], options: Wa
     plan = plan_detail(client, scope, job_plan_id) if params["validate_vars"] or module._diff else None
     secrets = register_secrets(module, entries, plan)
     if params["validate_vars"]:
-        problems = check_against_plan(entries, plan)
+        problems = plan_mismatches(entries, plan)
         if problems:
             raise InputError(f"The variables do not match job plan {job_plan_id} ({plan.get('name')}): {'; '.join(problems)}. "
                              "Nothing was launched.", stage="validate")
     result: dict[str, Any] = {"changed": True, "job_plan_id": job_plan_id, "global_var_list": masked(entries, secrets)}
     if module._diff:
-        result["diff"] = diff(entries, plan, secrets, params["secret_var_names"])
+        result["diff"] = plan_diff(entries, plan, secrets, params["secret_var_names"])
     if module.check_mode:
         return {**result, "msg": f"Check mode: job plan {job_plan_id} would be launched; nothing was sent."}
     if listener is not None:
         payload["callback_url"] = listener.url
+    # The operator JOB records is bk_username only when no token is sent (a token's user wins at ESB and the gateway).
+    operator = known_operator(credentials(params, getattr(module, "task_options", None)))
     launched_at = time.monotonic()
     try:
-        launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn,
+        launched = launch_once(client, payload, operator=operator, warn=module.warn,
                                link=lambda job_instance_id: job_instance_url(params, job_instance_id))
     except APIError as err:
         if not callback_url_refused(err) or err.result.get("job_instance_id"):
@@ -595,7 +591,7 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], options: Wa
         listener = None
         del payload["callback_url"]
         launched_at = time.monotonic()
-        launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn,
+        launched = launch_once(client, payload, operator=operator, warn=module.warn,
                                link=lambda job_instance_id: job_instance_url(params, job_instance_id))
     result.update(launched)
     url = job_instance_url(params, launched["job_instance_id"])

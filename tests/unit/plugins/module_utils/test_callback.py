@@ -278,6 +278,17 @@ def test_a_given_callback_url_is_used_as_is_and_its_path_is_served():
         assert running.wait(5.0) is True
 
 
+def test_a_callback_url_with_surrounding_spaces_is_served_at_the_path_job_is_sent():
+    """callback_url is sent without its surrounding spaces (_args.callback_url), so the listener serves that URL's path:
+    with the raw option it served '/cb/  ', and JOB's callback to '/cb/' never matched."""
+    with CallbackListener("127.0.0.1:0", "  http://203.0.113.7:18080/cb/  ", min_gap=0.0) as running:
+        assert running.url == "http://203.0.113.7:18080/cb/" and running.path == "/cb/"
+        local = f"http://127.0.0.1:{running.server.server_address[1]}"
+        running.expect(JOB_ID)
+        assert post(local, callback_body(JOB_ID), path="/cb/")[0] == 200
+        assert running.wait(5.0) is True
+
+
 def test_a_given_callback_url_without_a_path_is_served_at_the_root():
     with CallbackListener("127.0.0.1:0", "http://203.0.113.7:18080") as running:
         local = f"http://127.0.0.1:{running.server.server_address[1]}"

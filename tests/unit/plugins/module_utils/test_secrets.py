@@ -15,9 +15,9 @@ from hypothesis import given, settings, strategies as st
 
 from ansible.module_utils.common.parameters import remove_values
 
-from ansible_collections.blueking.job.plugins.module_utils._plan import (
+from ansible_collections.blueking.job.plugins.module_utils._plan import plan_diff
+from ansible_collections.blueking.job.plugins.module_utils._secrets import (
     MASK,
-    diff,
     is_secret_name,
     mask_safe,
     masked,
@@ -83,7 +83,7 @@ def test_plan_password_is_known_by_id_and_name_and_masked_in_the_diff():
     entries = build_global_var_list([{"id": 1, "value": "x"}, {"name": "region", "value": "x"}], None)
     secrets = secret_entries(entries, plan, [])
     assert secrets == {0: "password"}
-    shown = diff(entries, plan, secrets, [])
+    shown = plan_diff(entries, plan, secrets, [])
     assert shown["before"] == {"db_conn": MASK, "api_key": MASK, "region": "gz"}
     assert shown["after"] == {"db_conn": MASK, "api_key": MASK, "region": "x"}  # same value, not a secret: shown
 

@@ -118,10 +118,10 @@ def test_id_only_and_name_only_entries_give_a_warning_without_the_plan():
 
 
 def test_the_plan_check_refuses_an_id_and_a_name_of_two_variables_and_one_variable_given_twice():
-    from ansible_collections.blueking.job.plugins.module_utils._plan import check_against_plan
+    from ansible_collections.blueking.job.plugins.module_utils._plan import plan_mismatches
 
     plan = {"global_var_list": [{"id": 1, "name": "app_version", "type": 1, "value": "1"}, {"id": 7, "name": "release_note", "type": 1}]}
-    problems = check_against_plan(build_global_var_list([{"id": 1, "name": "release_note", "value": "2"}], None), plan)
+    problems = plan_mismatches(build_global_var_list([{"id": 1, "name": "release_note", "value": "2"}], None), plan)
     assert problems == ["id 1 is 'app_version', not 'release_note' (which is id 7): JOB would use the id"]
-    problems = check_against_plan(build_global_var_list([{"name": "app_version", "value": "2"}, {"id": 1, "value": "3"}], None), plan)
+    problems = plan_mismatches(build_global_var_list([{"name": "app_version", "value": "2"}, {"id": 1, "value": "3"}], None), plan)
     assert problems == ["'app_version' (id 1) is given twice, by id and by name: JOB would use the entry with the id"]
