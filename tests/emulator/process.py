@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -27,6 +28,20 @@ START_TIMEOUT = 60.0  # seconds; generous: CI starts dozens at once on 2 loaded 
 # tests exempt the demo app explicitly so that bk_username alone works for it.  A dict config given to Emulator()
 # is laid over this one (top-level keys); a config file path is used as it is.
 TEST_CONFIG = {"skip_user_auth_apps": ["bk-demo-app"]}
+# Each emulator's folder (port file, config, stderr log) is made under one folder per process that imports this
+# module, and that folder goes when the process exits. ansible-test units runs each test in a forked child that ends
+# with os._exit: its emulators stop by --parent-pid, but neither their stop() nor an atexit handler of the child runs,
+# so the parent (which imported this module before forking) removes what the children left.
+_ROOT = tempfile.mkdtemp(prefix="bkjob-emulators-")
+_ROOT_OWNER = os.getpid()
+
+
+def _remove_root() -> None:
+    if os.getpid() == _ROOT_OWNER:
+        shutil.rmtree(_ROOT, ignore_errors=True)
+
+
+atexit.register(_remove_root)
 
 
 class EmulatorError(Exception):
@@ -55,7 +70,8 @@ class Emulator:
     def start(self) -> "Emulator":
         if self._process is not None:
             return self
-        self._workdir = tempfile.mkdtemp(prefix="bkjob-emulator-")
+        os.makedirs(_ROOT, exist_ok=True)  # a test may have removed the system temp folder's content
+        self._workdir = tempfile.mkdtemp(prefix="bkjob-emulator-", dir=_ROOT)
         port_file = os.path.join(self._workdir, "port")
         command = [sys.executable, EMULATOR_SCRIPT, "--port", "0", "--port-file", port_file, "--quiet", "--parent-pid", str(os.getpid())]
         if self.tls_cert:
@@ -141,9 +157,6 @@ class Emulator:
     def fault(self, api, kind, count=1, **params) -> None:
         """Make the next `count` calls of `api` ("*" for any) fail as `kind`; -1 means forever."""
         self.admin("POST", "/_emulator/faults", dict(params, api=api, kind=kind, count=count))
-
-    def clear_faults(self) -> None:
-        self.admin("DELETE", "/_emulator/faults")
 
     def instances(self) -> list:
         """Job instances created so far (variables as received, operator, scope, callback_url, start_task)."""

@@ -29,6 +29,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from conftest import ACCESS_TOKEN, APP_CODE, APP_SECRET, REPO, USERNAME  # pylint: disable=import-error
+from support import isolated_ansible_env  # pylint: disable=import-error
 
 ansible_runner = pytest.importorskip("ansible_runner")
 
@@ -108,18 +109,8 @@ def clean_environ(monkeypatch) -> None:
 
 
 def base_envvars(tmp_path: Path, collections_path: str) -> dict:
-    return {
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
-        "ANSIBLE_COLLECTIONS_PATH": collections_path,
-        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
-        "ANSIBLE_HOME": str(tmp_path / "ansible-home"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        "ANSIBLE_LOCALHOST_WARNING": "false",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_DEPRECATION_WARNINGS": "false",
-        "ANSIBLE_RETRY_FILES_ENABLED": "false",
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
+    return {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            **isolated_ansible_env(tmp_path, collections_path)}
 
 
 def private_data_dir(tmp_path: Path, playbook: list) -> Path:

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from conftest import esb_connection  # pylint: disable=import-error
+from support import closed_port  # pylint: disable=import-error
 
 LAUNCH = "blueking.job.execute_job_plan"
 FAST = {"poll_interval": 0.2, "poll_max_interval": 0.5}
@@ -47,13 +48,6 @@ def status_calls(emulator, seq=0):
 def launched_at(emulator, seq=0):
     [sent] = requests_after(emulator, seq, "execute_job_plan")
     return sent["time"]
-
-
-def free_port():
-    """A loopback port nothing listens on (bound, then released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 # -------------------------------------------------------------------------------------------- history
@@ -187,7 +181,7 @@ def test_callback_ends_the_wait_long_before_the_safety_poll(job, ansible):
 
 def test_callback_listen_with_a_given_callback_url_listens_on_its_path(job, ansible):
     """Behind NAT the user names the URL JOB calls; here it is the listener's own port, so JOB really reaches it."""
-    port = free_port()
+    port = closed_port()
     url = f"http://127.0.0.1:{port}/hooks/bk-job"
     job.next_launch(step_seconds=0.5)
     result = ansible.playbook([launch(job, callback_listen=f"127.0.0.1:{port}", callback_url=url, **SLOW_SAFETY_NET)])["r0"]
@@ -201,7 +195,7 @@ def test_callback_listen_with_a_given_callback_url_listens_on_its_path(job, ansi
 def test_a_lost_callback_is_covered_by_the_safety_poll(job, ansible, lost):
     """JOB gives up after a failed delivery; the poll every poll_max_interval still finishes the task."""
     if lost == "connection refused":
-        url = f"http://127.0.0.1:{free_port()}/cb"  # nothing listens there: the emulator's delivery is refused
+        url = f"http://127.0.0.1:{closed_port()}/cb"  # nothing listens there: the emulator's delivery is refused
     else:
         url = "http://198.51.100.20:8080/cb"  # an address JOB cannot reach (the emulator only records it)
     job.next_launch(step_seconds=0.5)

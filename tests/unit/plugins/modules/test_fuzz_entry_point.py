@@ -24,7 +24,6 @@ import json
 import math
 import os
 import signal
-import socket
 
 import hypothesis
 import pytest
@@ -34,15 +33,12 @@ from ansible.module_utils import basic
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.common.validation import check_type_float, check_type_int
 
+from ansible_collections.blueking.job.plugins.module_utils._args import CONNECTION_ARGSPEC, SCOPE_ARGSPEC
 from ansible_collections.blueking.job.plugins.modules import execute_job_plan, job_instance_info, job_plan_info
 
 from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by tests/unit/plugins/conftest.py
+from support import ACCESS_TOKEN, APP_CODE, APP_SECRET, BK_TOKEN, SECRETS, closed_port  # pylint: disable=import-error
 
-APP_CODE = "bk-demo-app"
-APP_SECRET = "demo-app-secret-9f2c41"
-BK_TOKEN = "tok-admin-7d1e"
-ACCESS_TOKEN = "at-alice-55aa"
-SECRETS = (APP_SECRET, BK_TOKEN, ACCESS_TOKEN)
 MODULES = {"execute_job_plan": execute_job_plan, "job_instance_info": job_instance_info, "job_plan_info": job_plan_info}
 FUZZ_EXAMPLES = int(os.environ.get("BKJOB_FUZZ_EXAMPLES", "400"))
 EXAMPLE_SECONDS = 30  # a single example running longer than this is a hang
@@ -168,10 +164,7 @@ def emulator():
 
 @pytest.fixture(scope="module")
 def refused_url():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{closed_port()}"
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -272,16 +265,10 @@ INVALID = {
     "start_task": (False, True),
     "wait": (True, False),
 }
-MODULE_OPTIONS = {
-    "execute_job_plan": ("job_plan_id", "job_plan_name", "global_vars", "global_var_list", "secret_var_names", "validate_vars",
-                         "callback_url", "start_task", "wait", "terminate_on_timeout", "wait_timeout", "poll_interval",
-                         "poll_max_interval", "on_waiting_user", "log_max_bytes", "host_results"),
-    "job_instance_info": ("job_instance_id", "wait", "wait_timeout", "poll_interval", "poll_max_interval", "on_waiting_user",
-                          "log_max_bytes", "host_results"),
-    "job_plan_info": ("job_plan_id", "name", "job_template_id"),
-}
-CONNECTION = ("bk_api_url", "bk_api_type", "bk_app_code", "bk_app_secret", "bk_username", "bk_token", "bk_access_token", "bk_tenant_id",
-              "bk_job_web_url", "validate_certs", "ca_path", "request_timeout", "bk_biz_id", "bk_scope_type", "bk_scope_id")
+# The options a mutation may hit: the modules' own argspecs and the shared connection and scope options
+# (build_module adds those to every module); plus "bogus_option", which every module must refuse.
+MODULE_OPTIONS = {name: tuple(module.ARGUMENT_SPEC) for name, module in MODULES.items()}
+CONNECTION = tuple(CONNECTION_ARGSPEC) + tuple(SCOPE_ARGSPEC)
 
 
 def optional_valid(names):
