@@ -317,7 +317,7 @@ def run(module, client) -> dict[str, Any]:
     except BKJobError as err:
         err.keep(known)
         if err.result.get("create_time"):
-            err.result["job_plan_id"] = job.plan_id(err.result["create_time"])
+            err.keep({"job_plan_id": job.plan_id(err.result["create_time"])})
         raise
     result["job_plan_id"] = job.plan_id(result.get("create_time"))
     return result
