@@ -245,7 +245,8 @@ def credentials(params: dict[str, Any], given: set[str] | None = None, warn: Any
     ``given``: the options set on the task (or its module_defaults), as opposed to those read from BK_*
     environment variables; None when unknown (all count as given). An option on the task beats a fallback
     from the environment across identity kinds: BK_ACCESS_TOKEN in the environment does not override
-    bk_app_code/bk_app_secret/bk_username given on the task. ``warn`` is told which identity was used when both were present.
+    bk_app_code/bk_app_secret/bk_username given on the task, and BK_TOKEN does not override bk_username given on the task
+    (nor BK_USERNAME a bk_token on the task). ``warn`` is told which identity was used when both were present.
     """
     token = params.get("bk_access_token")
     app_given = [name for name in APP_IDENTITY if params.get(name)]
@@ -269,10 +270,39 @@ def credentials(params: dict[str, Any], given: set[str] | None = None, warn: Any
             f"Missing credentials: {', '.join(missing)}. Give bk_access_token, or bk_app_code, bk_app_secret and "
             "bk_username or bk_token (as options, module_defaults or the BK_* environment variables).")
     identity = {"bk_app_code": params["bk_app_code"], "bk_app_secret": params["bk_app_secret"]}
-    for option, field in (("bk_username", "bk_username"), ("bk_token", "bk_token")):
-        if params.get(option):
-            identity[field] = params[option]
+    username, login_token = params.get("bk_username"), params.get("bk_token")
+    if username and login_token:
+        user_on_task = given is None or "bk_username" in given
+        token_on_task = given is None or "bk_token" in given
+        # ESB's user check (blueking-apigateway src/esb/esb/esb/bkauth/validators.py, UserAuthValidator.validate) takes
+        # the user of bk_token before it looks at bk_username, so JOB records the token's user.
+        if user_on_task and not token_on_task:
+            login_token = None
+            if warn:
+                warn(f"bk_token from the environment (BK_TOKEN) is ignored: the task sets bk_username, so the job runs as {username}.")
+        elif token_on_task and not user_on_task:
+            username = None
+            if warn:
+                warn("bk_username from the environment (BK_USERNAME) is ignored: the task sets bk_token, and JOB records the token's user.")
+        elif warn:
+            warn(f"Both bk_username ({username}) and bk_token are set: JOB takes the user from bk_token (the user check reads the "
+                 "login token before bk_username), so the job runs as the token's user, which need not be bk_username.")
+    if username:
+        identity["bk_username"] = username
+    if login_token:
+        identity["bk_token"] = login_token
     return identity
+
+
+def known_operator(identity: dict[str, str]) -> str | None:
+    """The user JOB records as a job's operator for ``identity`` (as credentials() returns it), None when unknown.
+
+    Only a bare ``bk_username`` names it: with ``bk_token`` or an access token the user is the token's, which the
+    task cannot see (ESB's UserAuthValidator and the API gateway resolve the token first).
+    """
+    if identity.get("access_token") or identity.get("bk_token"):
+        return None
+    return identity.get("bk_username") or None
 
 
 def client_options(params: dict[str, Any], given: set[str] | None = None, warn: Any = None) -> dict[str, Any]:

@@ -457,7 +457,9 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
     WAIT_ARGSPEC,
     WaitOptions,
     callback_url,
+    credentials,
     job_instance_url,
+    known_operator,
     positive_int,
     scope_params,
     wait_options,
@@ -569,9 +571,11 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], options: Wa
         return {**result, "msg": f"Check mode: job plan {job_plan_id} would be launched; nothing was sent."}
     if listener is not None:
         payload["callback_url"] = listener.url
+    # The operator JOB records is bk_username only when no token is sent (a token's user wins at ESB and the gateway).
+    operator = known_operator(credentials(params, getattr(module, "task_options", None)))
     launched_at = time.monotonic()
     try:
-        launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn,
+        launched = launch_once(client, payload, operator=operator, warn=module.warn,
                                link=lambda job_instance_id: job_instance_url(params, job_instance_id))
     except APIError as err:
         if not callback_url_refused(err) or err.result.get("job_instance_id"):
@@ -587,7 +591,7 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], options: Wa
         listener = None
         del payload["callback_url"]
         launched_at = time.monotonic()
-        launched = launch_once(client, payload, operator=params.get("bk_username"), warn=module.warn,
+        launched = launch_once(client, payload, operator=operator, warn=module.warn,
                                link=lambda job_instance_id: job_instance_url(params, job_instance_id))
     result.update(launched)
     url = job_instance_url(params, launched["job_instance_id"])

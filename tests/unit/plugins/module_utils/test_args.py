@@ -153,3 +153,23 @@ def test_a_callback_url_job_refuses_is_refused(url, expected):
     with pytest.raises(InputError) as caught:
         _args.callback_url(url)
     assert expected in caught.value.msg and "cb-pass-1" not in caught.value.msg
+
+
+def test_a_user_on_the_task_beats_a_login_token_from_the_environment():
+    """Issue 11 follow-up: BK_TOKEN in the environment silently ran the job as the token's user."""
+    warnings = []
+    both = params(bk_username="alice", bk_token="tok-env-1234")
+    identity = _args.credentials(both, {"bk_app_code", "bk_app_secret", "bk_username"}, warnings.append)
+    assert identity == {"bk_app_code": "app", "bk_app_secret": "s3cret-value", "bk_username": "alice"}
+    assert _args.known_operator(identity) == "alice"
+    assert len(warnings) == 1 and "BK_TOKEN" in warnings[0] and "runs as alice" in warnings[0] and "tok-env-1234" not in warnings[0]
+    # The token on the task, the user from the environment: the token is sent alone, its user unknown to the task.
+    identity = _args.credentials(both, {"bk_token"}, warnings.append)
+    assert identity == {"bk_app_code": "app", "bk_app_secret": "s3cret-value", "bk_token": "tok-env-1234"}
+    assert _args.known_operator(identity) is None and "BK_USERNAME" in warnings[1]
+    # Both on the task: both are sent, the token's user wins at ESB, and the warning says so.
+    identity = _args.credentials(both, {"bk_username", "bk_token"}, warnings.append)
+    assert identity["bk_username"] == "alice" and identity["bk_token"] == "tok-env-1234"
+    assert _args.known_operator(identity) is None and "JOB takes the user from bk_token" in warnings[2]
+    assert _args.known_operator({"access_token": "at-1"}) is None
+    assert len(warnings) == 3 and not any("tok-env-1234" in warning for warning in warnings)
