@@ -25,6 +25,8 @@ STRING_VAR_TYPE = _api.VAR_TYPE_STRING
 HOST_VAR_TYPE = _api.VAR_TYPE_HOST_LIST
 PASSWORD_VAR_TYPE = _api.VAR_TYPE_CIPHER
 STEP_TYPE_NAMES = _api.STEP_TYPE_NAMES
+
+
 def list_plans(client: Any, scope: dict[str, Any], **filters: Any) -> list[dict[str, Any]]:
     """Every plan of the scope matching JOB's own filters, reading every page (_api.get_job_plan_list)."""
     return _api.get_job_plan_list(client, scope, **filters)
