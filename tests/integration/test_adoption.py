@@ -15,10 +15,11 @@ import pytest
 
 from conftest import APP_CODE, APP_SECRET, BK_TOKEN, Ansible  # pylint: disable=import-error
 from process import Emulator  # pylint: disable=import-error
+from support import BIZ_ID, PLAN_DEPLOY_APP  # pylint: disable=import-error
 from multihost import no_crash, run_hosts, start_all  # pylint: disable=import-error
 
 LAUNCH = "execute_job_plan"
-PLAN = 1000
+PLAN = PLAN_DEPLOY_APP
 WEB = "https://job.example.com"
 HOSTS = 16  # launching at once, per round
 ROUNDS = 3  # per JOB version
@@ -27,8 +28,8 @@ LOST = ("html_502", "drop", "after_create_502", "after_create_drop")  # before J
 
 def identity(index, url):
     """(connection, the user JOB records): admin and alice by name, admin by bk_token, alice by bk_access_token."""
-    esb = {"bk_api_url": url, "bk_biz_id": 2}
-    apigw = {"bk_api_url": url + "/api/bk-job/prod", "bk_api_type": "apigw", "bk_scope_type": "biz", "bk_scope_id": "2"}
+    esb = {"bk_api_url": url, "bk_biz_id": BIZ_ID}
+    apigw = {"bk_api_url": url + "/api/bk-job/prod", "bk_api_type": "apigw", "bk_scope_type": "biz", "bk_scope_id": str(BIZ_ID)}
     app = {"bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET}
     return [
         ({**esb, **app, "bk_username": "admin"}, "admin"),

@@ -20,6 +20,7 @@ import pytest
 
 from conftest import ACCESS_TOKEN, APP_SECRET, BK_TOKEN, Ansible, esb_connection  # pylint: disable=import-error
 from process import Emulator  # pylint: disable=import-error
+from support import BIZ_ID, FIRST_JOB_INSTANCE_ID, PLAN_DEPLOY_APP  # pylint: disable=import-error
 from multihost import INFO, LAUNCH, PLAN_INFO, no_crash, run_hosts, tenant_of  # pylint: disable=import-error
 
 E, I, P = LAUNCH, INFO, PLAN_INFO
@@ -31,7 +32,7 @@ MANY_IPS = [{"ip": f"10.{index // 250}.{index % 250}.1"} for index in range(9999
 CASES = [
     # types
     ("plan_id_text_digits", E, {"job_plan_id": "12abc"}, "job_plan_id", "int"),
-    ("plan_id_list", E, {"job_plan_id": [1000]}, "job_plan_id", ""),
+    ("plan_id_list", E, {"job_plan_id": [PLAN_DEPLOY_APP]}, "job_plan_id", ""),
     ("plan_id_bool", E, {"job_plan_id": True}, "job_plan_id", "positive integer"),
     ("plan_id_float", E, {"job_plan_id": 1.5}, "job_plan_id", ""),
     ("global_vars_list", E, {"global_vars": ["app_version"]}, "global_vars", "dict"),
@@ -155,13 +156,13 @@ CASES = [
     ("global_var_list_of_text", E, {"global_var_list": ["app_version=1"]}, "global_var_list", ""),
 ]
 
-BASE = {E: {"job_plan_id": 1000, "poll_interval": 0.2, "poll_max_interval": 0.5}, I: {"job_instance_id": 20000001}, P: {}}
+BASE = {E: {"job_plan_id": PLAN_DEPLOY_APP, "poll_interval": 0.2, "poll_max_interval": 0.5}, I: {"job_instance_id": FIRST_JOB_INSTANCE_ID}, P: {}}
 
 
 def case_args(emulator, module, args, tag):
     url = emulator.apigw_url if args.get("bk_api_type") == "apigw" else emulator.url
     host = url.split("://", 1)[1]
-    merged = {**esb_connection(emulator), "bk_biz_id": 2, "bk_tenant_id": tag, **BASE[module]}
+    merged = {**esb_connection(emulator), "bk_biz_id": BIZ_ID, "bk_tenant_id": tag, **BASE[module]}
     if args.get("bk_api_type") == "apigw":
         merged["bk_api_url"] = emulator.apigw_url
     for key, value in args.items():
