@@ -13,6 +13,9 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for the job to end. A job still running then is reported as a failure that carries its id.
+      - Under C(async), keep O(wait_timeout) below the async limit. When the async limit passes first, Ansible's
+        async_wrapper kills the module and the result has no C(job_instance_id). Alternatively use C(poll=0) with
+        C(async_status), or C(wait=false) and then C(job_instance_info) to follow the job.
     type: int
     default: 3600
   poll_interval:

@@ -173,13 +173,18 @@ class _Launch:
                     raise self._not_started(err, created)
 
     def _settled_status(self, job_instance_id: Any) -> int | None:
-        """The instance's status once it left BLANK, or BLANK after SETTLE_READS reads; None when it cannot be read."""
+        """The instance's status once it left BLANK, or BLANK after SETTLE_READS reads; None when no read succeeded.
+
+        A failed read (the client has already retried a transient one) does not decide: the next read is made.
+        """
         status = None
         for read in range(SETTLE_READS):
             try:
                 data = get_job_instance_status(self.client, self.scope, job_instance_id, return_ip_result=False, stage="launch")
             except BKJobError:
-                return None
+                if read < SETTLE_READS - 1:
+                    self.sleep(1.0)
+                continue
             status = data["job_instance"].get("status")
             if status != STATUS_BLANK:
                 return status
@@ -189,10 +194,12 @@ class _Launch:
 
     def _not_started(self, err: BKJobError, created: dict[str, Any]) -> BKJobError:
         job_instance_id = created["job_instance_id"]
+        url = self.link(job_instance_id)
+        where = f"JOB's web console ({url})" if url else "JOB's web console"
         return err.keep(self._known(created)).reword(
             suffix=f"Job instance {job_instance_id} was created but not started (status 1, it never runs on its own): "
-                   f"start it with blueking.job.operate_job_instance (operation: start, job_instance_id: {job_instance_id}), "
-                   "or run the task again, which creates a new one.")
+                   f"start it in {where} or through JOB's operate_job_instance API (job_instance_id {job_instance_id}, "
+                   "operation_code 2), or run the task again, which creates a new one.")
 
     def _known(self, created: dict[str, Any]) -> dict[str, Any]:
         known = {"changed": True, **created}

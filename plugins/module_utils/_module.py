@@ -23,10 +23,57 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
 )
 from ansible_collections.blueking.job.plugins.module_utils._client import HAS_REQUESTS, REQUESTS_IMPORT_ERROR, Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError
-from ansible_collections.blueking.job.plugins.module_utils._secrets import mask_safe, masked_arguments, raw_secret_values
+from ansible_collections.blueking.job.plugins.module_utils._secrets import MASK, mask_safe, masked_arguments, raw_secret_values
 
 # What a module's run() gets and returns: the module, a connected client; a result dict.
 RunFunction = Callable[[AnsibleModule, Client], "dict[str, Any]"]
+
+# The result fields that carry what JOB names, counts and identifies (ids, names of the instance, plan and steps,
+# statuses, times, hosts, links, error identifiers), at any depth. Ansible's no_log masking (remove_values) replaces a
+# secret value inside every string of the result, so a secret that is also part of one of these ("deploy-app" as a
+# password and as the plan's name) would wipe the name: such a value is masked by the module instead, in the free
+# text only (identity_clashes, hide_in_text). One list for every module of the collection.
+IDENTITY_FIELDS = frozenset({
+    "job_instance_id", "job_instance_name", "job_instance_url", "job_plan_id", "job_plan_name", "request_id", "job_request_id",
+    "status", "status_name", "job_finished", "create_time", "start_time", "end_time", "total_time", "operator",
+    "step_instance_id", "name", "type", "bk_host_id", "ip", "ipv6", "bk_cloud_id", "bk_agent_id", "exit_code", "error_code",
+    "tag", "kind", "stage", "api", "http_status", "code", "total", "success", "failed", "running",
+})
+# Sections that are free text through and through, whatever their keys (an output variable may be named "status").
+FREE_TEXT_SECTIONS = frozenset({"msg", "message", "warnings", "log", "output_vars", "diff", "exception", "global_var_list"})
+
+
+def identity_texts(value: Any, key: Any = None) -> set[str]:
+    """The texts of the IDENTITY_FIELDS values in a result (numbers as digits), outside FREE_TEXT_SECTIONS."""
+    if key in FREE_TEXT_SECTIONS:
+        return set()
+    if isinstance(value, dict):
+        return {text for item_key, item in value.items() for text in identity_texts(item, item_key)}
+    if isinstance(value, (list, tuple)):
+        return {text for item in value for text in identity_texts(item, key)}
+    if key in IDENTITY_FIELDS and isinstance(value, (str, int)) and not isinstance(value, bool):
+        return {str(value)}
+    return set()
+
+
+def identity_clashes(secrets: Any, result: dict[str, Any]) -> set[str]:
+    """The values of ``secrets`` that occur inside the text of an IDENTITY_FIELDS value of ``result``."""
+    names = identity_texts(result)
+    return {value for value in secrets if isinstance(value, str) and value and any(value in name for name in names)}
+
+
+def hide_in_text(value: Any, secrets: set[str], key: Any = None, free: bool = False) -> Any:
+    """``value`` with each of ``secrets`` replaced by MASK inside every string, except IDENTITY_FIELDS values outside
+    FREE_TEXT_SECTIONS (those are kept as JOB reports them)."""
+    free = free or key in FREE_TEXT_SECTIONS
+    if isinstance(value, dict):
+        return {item_key: hide_in_text(item, secrets, item_key, free) for item_key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [hide_in_text(item, secrets, key, free) for item in value]
+    if isinstance(value, str) and (free or key not in IDENTITY_FIELDS):
+        for secret in sorted(secrets, key=len, reverse=True):
+            value = value.replace(secret, MASK)
+    return value
 
 
 class BKJobModule(AnsibleModule):
@@ -40,6 +87,11 @@ class BKJobModule(AnsibleModule):
     """
 
     task_options: set[str] = set()
+    masked_here: set[str] = set()  # secret values that are part of a name JOB reports: masked by hide_in_text, not by Ansible
+    held_warnings: list[tuple[Any, ...]] = []  # warnings wait for the exit, so that masked_here applies to them too
+
+    def warn(self, warning: str, *args: Any, **kwargs: Any) -> None:  # pylint: disable=arguments-differ
+        self.held_warnings = [*self.held_warnings, (warning, args, kwargs)]
 
     def _load_params(self) -> None:
         super()._load_params()
@@ -54,7 +106,25 @@ class BKJobModule(AnsibleModule):
     def _return_formatted(self, kwargs: dict[str, Any]) -> None:
         if "invocation" not in kwargs:
             kwargs["invocation"] = {"module_args": self._shown_arguments()}
+        if self.masked_here:
+            kwargs = hide_in_text(kwargs, self.masked_here)
+        held, self.held_warnings = self.held_warnings, []
+        for warning, args, kwargs_of_warning in held:
+            text = hide_in_text(warning, self.masked_here, free=True) if isinstance(warning, str) else warning
+            super().warn(text, *args, **kwargs_of_warning)
         super()._return_formatted(kwargs)
+
+    def keep_identities(self, result: dict[str, Any]) -> None:
+        """Take the secret values that occur inside a name or id of ``result`` out of Ansible's masking (which would
+        damage the name) into ``masked_here``, and warn once without showing them."""
+        clashes = identity_clashes(self.no_log_values, result)
+        if not clashes:
+            return
+        self.no_log_values.difference_update(clashes)
+        self.masked_here = self.masked_here | clashes
+        self.warn(f"{len(clashes)} secret value(s) equal or are part of a name or id JOB reports (job instance, plan, step, "
+                  "status or host): the names are shown as JOB has them, and the secret is masked everywhere else "
+                  "(messages, logs, output variables, diff, the variables). Use a secret that is not also a name.")
 
     def _log_invocation(self) -> None:
         params, self.params = self.params, self._shown_arguments()
@@ -99,6 +169,9 @@ def run_module(module: AnsibleModule, run: RunFunction) -> None:
     finally:
         if client is not None:
             client.close()
+    keep = getattr(module, "keep_identities", None)
+    if keep is not None:
+        keep(failure or result)
     if failure:
         module.fail_json(**failure)
     module.exit_json(**result)

@@ -175,14 +175,14 @@ def masked_arguments(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def secrets_to_mask(entries: list[dict[str, Any]], secrets: dict[int, str]) -> tuple[set[str], list[str]]:
-    """The secret values Ansible may mask everywhere (mask_safe), and labels of known secrets (plan passwords and
-    secret_var_names) too short or too common for that, which are masked in global_var_list and diff only."""
+    """The secret values Ansible may mask everywhere (mask_safe), and labels of secrets (plan passwords, secret_var_names
+    and secret-looking names) too short or too common for that, which are masked in global_var_list and diff only."""
     safe, unsafe = set(), []
     for index, why in secrets.items():
         value = entries[index].get("value")
         if mask_safe(value):
             safe.add(value)
-        elif why in ("password", "named") and value:
+        elif value:
             entry = entries[index]
             unsafe.append(repr(entry["name"]) if "name" in entry else f"id {entry.get('id')}")
     return safe, unsafe

@@ -86,6 +86,16 @@ def _from_shorthand(name: Any, value: Any) -> dict[str, Any]:
     return {"name": name.strip(), "value": _as_string(value, label)}
 
 
+def float_values(global_var_list: Any, global_vars: Any) -> list[str]:
+    """The names (or ``id N``) of the variables given as floats, which are sent in Python's shortest form (2.10 as 2.1)."""
+    found = [str(name) for name, value in (global_vars.items() if isinstance(global_vars, dict) else [])
+             if isinstance(value, float)]
+    for item in global_var_list if isinstance(global_var_list, list) else []:
+        if isinstance(item, dict) and isinstance(item.get("value"), float):
+            found.append(str(item["name"]) if item.get("name") is not None else f"id {item.get('id')}")
+    return found
+
+
 def _as_string(value: Any, label: str) -> str:
     """JOB values are strings; scalars are sent in their string form, booleans as true/false."""
     if isinstance(value, bool):

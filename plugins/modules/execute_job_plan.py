@@ -141,6 +141,9 @@ options:
   wait:
     description:
       - Wait for the job to end and report its outcome. With V(false) the module returns right after the launch.
+      - Under C(async), a wait longer than the async limit loses the job id (async_wrapper kills the module). Keep
+        O(wait_timeout) below the async limit, use C(poll=0) with C(async_status), or use V(false) and
+        M(blueking.job.job_instance_info) to follow the job later.
     type: bool
     default: true
   terminate_on_timeout:
@@ -469,7 +472,7 @@ from ansible_collections.blueking.job.plugins.module_utils._launch import launch
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
 from ansible_collections.blueking.job.plugins.module_utils._plan import has_output_vars, plan_detail, plan_diff, plan_id_by_name, plan_mismatches
 from ansible_collections.blueking.job.plugins.module_utils._secrets import masked, secret_entries, secrets_to_mask
-from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list, mixed_references
+from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list, float_values, mixed_references
 
 ARGUMENT_SPEC: dict[str, Any] = {
     "job_plan_id": {"type": "int"},
@@ -507,6 +510,10 @@ def build_payload(params: dict[str, Any], job_plan_id: int, global_var_list: lis
 def run(module, client) -> dict[str, Any]:
     params = module.params
     entries = build_global_var_list(params.get("global_var_list"), params.get("global_vars"))
+    floats = float_values(params.get("global_var_list"), params.get("global_vars"))
+    if floats:
+        module.warn(f"The value of variable(s) {', '.join(floats)} is a number with a fraction and is sent as text in its shortest form "
+                    "(2.10 is sent as 2.1, 1.0e3 as 1000.0): quote it in YAML to keep it as written.")
     # Values the user marked secret are masked before any request, so that no later failure can show them.
     module.no_log_values.update(secrets_to_mask(entries, secret_entries(entries, None, params["secret_var_names"]))[0])
     if not params["validate_vars"]:

@@ -10,6 +10,8 @@ AnsibleModule.exit_json applies to every result) over generated names and values
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -27,6 +29,7 @@ from ansible_collections.blueking.job.plugins.module_utils._secrets import (
     secrets_to_mask,
 )
 from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 SECRET_NAMES = ["db_password", "dbPassword", "DB_PASSWORD", "api_token", "ssh_private_key", "mysql-pwd", "app.secret",
                 "accessKey", "ApiKey", "root_passwd", "AUTH_TOKEN", "user_credentials", "sign_secret_key", "db_pass"]
@@ -60,7 +63,8 @@ def test_bypass_cache_one_no_longer_wipes_the_job_id():
     secrets = secret_entries(entries, None, [])
     assert secrets == {1: "name"}
     safe, unsafe = secrets_to_mask(entries, secrets)
-    assert safe == set() and unsafe == []  # a guess from the name never reaches Ansible's global masking
+    assert safe == set()  # a guess from the name never reaches Ansible's global masking
+    assert unsafe == ["'db_password'"]  # and is warned about as too short, like a password variable
     result = {"job_instance_id": 20000001, "status": 3, "global_var_list": masked(entries, secrets)}
     shown = remove_values(result, safe)
     assert shown["job_instance_id"] == 20000001
@@ -121,3 +125,48 @@ def test_no_variable_value_damages_the_id_name_ip_or_status(variables, marked, j
             assert entry["value"] == MASK
         elif not any(value in entries[index]["value"] for value in safe):
             assert entry["value"] == entries[index]["value"]  # a value that is not secret is never damaged
+
+
+STEP_NAMES = ["push package", "restart service", "deploy-app"]
+RESULT_NAMES = st.sampled_from(["deploy-app", "deploy-app-canary", "push package", "restart service", "success", "10.0.0.1",
+                                "fe80::a1b2:3c4d", "20001", "1000", "https://job.example.com/api_execute/20001"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(variables=st.dictionaries(NAMES, st.one_of(VALUES, RESULT_NAMES), min_size=1, max_size=6), marked=st.lists(NAMES, max_size=3),
+       secret_name=RESULT_NAMES, plan_name=st.one_of(RESULT_NAMES, st.text(min_size=1, max_size=20)))
+def test_a_secret_that_is_also_a_name_leaves_the_names_intact_and_shows_nowhere(variables, marked, secret_name, plan_name):
+    """Issue 11 follow-up: db_password "deploy-app" made the job_instance_name VALUE_SPECIFIED_IN_NO_LOG_PARAMETER.
+
+    The module's exit path: identity_clashes takes the clashing values out of Ansible's masking, hide_in_text masks them
+    in the free text, then ansible-core's remove_values masks the others everywhere.
+    """
+    from ansible_collections.blueking.job.plugins.module_utils._module import hide_in_text, identity_clashes
+
+    variables = {**variables, "db_password": secret_name}
+    entries = build_global_var_list(None, variables)
+    secrets = secret_entries(entries, None, marked)
+    safe, _unsafe = secrets_to_mask(entries, secrets)
+    identities = {"job_instance_id": 20001, "job_instance_name": plan_name, "job_plan_id": PLAN_DEPLOY_APP, "status": 3, "status_name": "success",
+                  "job_instance_url": "https://job.example.com/api_execute/20001",
+                  "steps": [{"step_instance_id": 7001 + index, "name": name, "status_name": "success",
+                             "hosts": [{"ip": "10.0.0.1", "ipv6": "fe80::a1b2:3c4d", "bk_host_id": 101, "status_name": "success"}]}
+                            for index, name in enumerate(STEP_NAMES)]}
+    free = " | ".join(str(value) for value in variables.values())
+    result = {**copy.deepcopy(identities), "msg": f"Job {plan_name} ended: {free}", "global_var_list": masked(entries, secrets),
+              "output_vars": {"status": free}, "error": {"message": free, "request_id": "r-1"}}
+    for step in result["steps"]:
+        step["hosts"][0]["log"] = f"[{step['name']}] {free}"
+    clashes = identity_clashes(safe, result)
+    shown = remove_values(hide_in_text(result, clashes), safe - clashes)
+    assert {key: shown[key] for key in identities if key != "steps"} == {key: identities[key] for key in identities if key != "steps"}
+    assert [{**step, "hosts": [{key: value for key, value in host.items() if key != "log"} for host in step["hosts"]]}
+            for step in shown["steps"]] == identities["steps"]
+    free_texts = [shown["msg"], shown["output_vars"]["status"], shown["error"]["message"]] + [
+        step["hosts"][0]["log"] for step in shown["steps"]] + [str(entry.get("value")) for entry in shown["global_var_list"]]
+    for value in safe:
+        if "*" not in value:
+            assert not any(value in text for text in free_texts), (value, free_texts)
+    for index, entry in enumerate(shown["global_var_list"]):
+        if index in secrets:
+            assert entry["value"] == MASK
