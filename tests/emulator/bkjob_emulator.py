@@ -771,7 +771,7 @@ class EmulatorState:
 # Callbacks (JOB's CallbackListener); only loopback addresses are ever contacted
 # ---------------------------------------------------------------------------
 
-CALLBACK_TIMEOUT = 5.0  # seconds per attempt (JOB's HTTP client: 15)
+CALLBACK_TIMEOUT = 15.0  # seconds per attempt: JOB's HttpConPoolUtil (connect, socket and pool timeouts 15000 ms)
 CALLBACK_CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded")
 
 

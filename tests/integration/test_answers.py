@@ -11,6 +11,7 @@ import pytest
 
 from conftest import esb_connection  # pylint: disable=import-error
 from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by conftest
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 LAUNCH = "blueking.job.execute_job_plan"
 INFO = "blueking.job.job_instance_info"
@@ -18,7 +19,7 @@ FAST = {"poll_interval": 0.2, "poll_max_interval": 0.5}
 
 
 def launch(emulator, **args):
-    return {"name": "launch", LAUNCH: {**esb_connection(emulator), "bk_biz_id": 2, "job_plan_id": 1000, **FAST, **args}}
+    return {"name": "launch", LAUNCH: {**esb_connection(emulator), "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, **FAST, **args}}
 
 
 def info(emulator, **args):

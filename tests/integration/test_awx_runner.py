@@ -29,7 +29,7 @@ from jinja2 import StrictUndefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from conftest import ACCESS_TOKEN, APP_CODE, APP_SECRET, REPO, USERNAME  # pylint: disable=import-error
-from support import isolated_ansible_env  # pylint: disable=import-error
+from support import PLAN_DEPLOY_APP, isolated_ansible_env  # pylint: disable=import-error
 
 ansible_runner = pytest.importorskip("ansible_runner")
 
@@ -54,7 +54,7 @@ LAUNCH_PLAYBOOK = [{
     "module_defaults": {"group/blueking.job.bk_job": {"bk_biz_id": 2}},
     "tasks": [
         {"name": "Launch plan 1000", "blueking.job.execute_job_plan": {
-            "job_plan_id": 1000,
+            "job_plan_id": PLAN_DEPLOY_APP,
             "global_vars": {"app_version": "2.4.1", "target_hosts": {"host_id_list": [101, 102]}},
         }, "register": "launch"},
         {"name": "Show the job", "ansible.builtin.debug": {
@@ -240,13 +240,13 @@ def test_awx_job_launches_with_the_injected_credential(job, collections, tmp_pat
     if surface == "esb":
         assert sent["path"] == "/api/c/compapi/v2/jobv3/execute_job_plan/"
         assert sent["body"] == {"bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET, "bk_username": USERNAME,
-                                "bk_biz_id": 2, "job_plan_id": 1000, "global_var_list": EXPECTED_VARS, "start_task": False}
+                                "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "global_var_list": EXPECTED_VARS, "start_task": False}
         assert "x-bk-tenant-id" not in headers, "an empty tenant input sends no tenant header"
     else:
         assert sent["path"] == "/api/bk-job/prod/api/v3/execute_job_plan"
         assert json.loads(headers["x-bkapi-authorization"]) == {"access_token": ACCESS_TOKEN}
         assert headers["x-bk-tenant-id"] == "tenant-a"
-        assert sent["body"] == {"bk_biz_id": 2, "job_plan_id": 1000, "global_var_list": EXPECTED_VARS, "start_task": False}
+        assert sent["body"] == {"bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "global_var_list": EXPECTED_VARS, "start_task": False}
     [instance] = job.instances()
     assert instance["job_instance_id"] == result["job_instance_id"]
     assert_no_secret_in_artifacts(root, runner, secrets)

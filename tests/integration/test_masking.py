@@ -15,6 +15,7 @@ import json
 import pytest
 
 from conftest import ACCESS_TOKEN, APP_CODE, APP_SECRET, USERNAME, esb_connection  # pylint: disable=import-error
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 LAUNCH = "blueking.job.execute_job_plan"
 INFO = "blueking.job.job_instance_info"
@@ -31,7 +32,7 @@ MARKS = ["k8s_namespace", "5"]
 
 
 def launch(emulator, **args):
-    return {"name": "launch", LAUNCH: {**esb_connection(emulator), "bk_biz_id": 2, "job_plan_id": 1000, "wait": False,
+    return {"name": "launch", LAUNCH: {**esb_connection(emulator), "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "wait": False,
                                        "global_var_list": SECRET_VARS, "secret_var_names": MARKS, **args}}
 
 
@@ -44,7 +45,7 @@ def launches(emulator):
 
 def test_a_short_value_of_a_name_with_pass_in_it_does_not_wipe_the_job_id(job, ansible):
     run = ansible.playbook([
-        {"name": "launch", LAUNCH: {**esb_connection(job), "bk_biz_id": 2, "job_plan_id": 1000, "validate_vars": False, "wait": False,
+        {"name": "launch", LAUNCH: {**esb_connection(job), "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "validate_vars": False, "wait": False,
                                     "global_vars": {"bypass_cache": "1", "compass": 3, "keyboard": True, "tokenizer_mode": "2"}}},
         {"name": "use the id", INFO: {**esb_connection(job), "bk_biz_id": 2, "job_instance_id": "{{ r0.job_instance_id }}",
                                       "wait": False}},
@@ -59,7 +60,7 @@ def test_a_short_value_of_a_name_with_pass_in_it_does_not_wipe_the_job_id(job, a
 
 def test_a_short_known_secret_is_masked_where_reported_and_warned_about(job, ansible):
     run = ansible.playbook([
-        {"name": "launch", LAUNCH: {**esb_connection(job), "bk_biz_id": 2, "job_plan_id": 1000, "wait": False,
+        {"name": "launch", LAUNCH: {**esb_connection(job), "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "wait": False,
                                     "global_vars": {"db_password": "7", "app_version": "7"}}},
     ], diff=True)
     result = run["r0"]
@@ -166,7 +167,7 @@ def test_no_failure_path_shows_a_secret_through_ansible_runner(job, collections,
 # 5. What users set is what they get.
 
 def plain_launch(emulator, **args):
-    task = {**esb_connection(emulator), "bk_biz_id": 2, "job_plan_id": 1000, "wait": False, "global_vars": {"app_version": "2.0"}, **args}
+    task = {**esb_connection(emulator), "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "wait": False, "global_vars": {"app_version": "2.0"}, **args}
     return {"name": "launch", LAUNCH: {key: value for key, value in task.items() if value is not None}}
 
 
@@ -242,8 +243,8 @@ def test_a_callback_url_job_refuses_is_refused_before_sending(job, ansible, url,
 
 def test_a_plan_read_with_job_plan_info_launches_with_one_value_changed(job, ansible):
     run = ansible.playbook([
-        {"name": "read", PLAN_INFO: {**esb_connection(job), "bk_biz_id": 2, "job_plan_id": 1000}},
-        {"name": "launch", LAUNCH: {**esb_connection(job), "bk_biz_id": 2, "job_plan_id": 1000, "wait": False,
+        {"name": "read", PLAN_INFO: {**esb_connection(job), "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP}},
+        {"name": "launch", LAUNCH: {**esb_connection(job), "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "wait": False,
                                     "global_var_list": "{{ r0.job_plan.variables | rejectattr('name', 'eq', 'app_version') | list"
                                                        " + [{'name': 'app_version', 'value': '9.9'}] }}"}},
     ])

@@ -11,6 +11,7 @@ import json
 import pytest
 
 from conftest import apigw_connection, esb_connection  # pylint: disable=import-error
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 LAUNCH = "blueking.job.execute_job_plan"
 PLAN_INFO = "blueking.job.job_plan_info"
@@ -27,13 +28,13 @@ def launches(emulator):
 
 def test_each_validation_problem_is_named_and_nothing_is_launched(job, ansible):
     run = ansible.playbook([
-        launch(job, job_plan_id=1000, global_vars={"app_verison": "2.0"}),
-        launch(job, job_plan_id=1000, global_var_list=[{"id": 77, "value": "x"}]),
-        launch(job, job_plan_id=1000, global_vars={"target_hosts": "10.0.0.1"}),
-        launch(job, job_plan_id=1000, global_vars={"app_version": {"host_id_list": [101]}}),
-        launch(job, job_plan_id=1000, global_vars={"app_version": ""}),
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"app_verison": "2.0"}),
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, global_var_list=[{"id": 77, "value": "x"}]),
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"target_hosts": "10.0.0.1"}),
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"app_version": {"host_id_list": [101]}}),
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"app_version": ""}),
         launch(job, job_plan_id=1003),
-        launch(job, job_plan_id=1000, global_vars={"app_verison": "2.0", "target_hosts": "10.0.0.1"}),
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"app_verison": "2.0", "target_hosts": "10.0.0.1"}),
     ])
     expected = [
         "unknown variable 'app_verison' (did you mean 'app_version'?)",
@@ -80,16 +81,16 @@ def test_several_plans_with_one_name_fail_listing_them(job, ansible):
 def test_check_mode_validates_and_launches_nothing(job, ansible):
     run = ansible.playbook([
         launch(job, job_plan_name="deploy-app", global_vars={"app_version": "3.1"}),
-        launch(job, job_plan_id=1000, global_vars={"app_verison": "3.1"}),
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"app_verison": "3.1"}),
     ], check=True)
-    assert run["r0"]["changed"] is True and run["r0"]["job_plan_id"] == 1000
+    assert run["r0"]["changed"] is True and run["r0"]["job_plan_id"] == PLAN_DEPLOY_APP
     assert run["r0"]["global_var_list"] == [{"name": "app_version", "value": "3.1"}]
     assert run["r1"]["failed"] is True and "unknown variable 'app_verison'" in run["r1"]["msg"]
     assert launches(job) == []
 
 
 def test_diff_shows_defaults_against_values_sent_with_passwords_masked(job, ansible):
-    run = ansible.playbook([launch(job, job_plan_id=1000, global_vars={"app_version": "3.1", "db_password": PASSWORD})],
+    run = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"app_version": "3.1", "db_password": PASSWORD})],
                            check=True, diff=True, secrets=(PASSWORD,))
     diff = run["r0"]["diff"]
     assert diff["before"]["app_version"] == "1.0.0" and diff["after"]["app_version"] == "3.1"
@@ -101,10 +102,10 @@ def test_diff_shows_defaults_against_values_sent_with_passwords_masked(job, ansi
 
 def test_password_values_never_shown_but_sent(job, ansible):
     run = ansible.playbook([
-        launch(job, job_plan_id=1000, global_vars={"db_password": PASSWORD, "app_version": "4.0"}),
-        launch(job, job_plan_id=1000, validate_vars=False, secret_var_names=["db_password"],
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"db_password": PASSWORD, "app_version": "4.0"}),
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, validate_vars=False, secret_var_names=["db_password"],
                global_var_list=[{"name": "db_password", "value": PASSWORD}]),
-        launch(job, job_plan_id=1000, global_vars={"db_password": PASSWORD, "no_such_var": "x"}),
+        launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"db_password": PASSWORD, "no_such_var": "x"}),
     ], diff=True, secrets=(PASSWORD,))
     assert {"name": "db_password", "value": "********"} in run["r0"]["global_var_list"]
     assert run["r1"]["global_var_list"] == [{"name": "db_password", "value": "********"}]
@@ -129,7 +130,7 @@ def test_a_loop_item_whose_launch_a_proxy_lost_gets_its_own_job(job, ansible):
     run = ansible.playbook([{
         "name": "deploy each version", "loop": [{"version": "2.0", "url": job.url, "type": "esb"},
                                                 {"version": "2.1", "url": job.apigw_url, "type": "apigw"}],
-        LAUNCH: {**connection, "bk_biz_id": 2, "job_plan_id": 1000, "global_vars": {"app_version": "{{ item.version }}"},
+        LAUNCH: {**connection, "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "global_vars": {"app_version": "{{ item.version }}"},
                  "bk_job_web_url": "https://job.example.com", "poll_interval": 0.2}}])
     first, second = run["r0"]["results"]
     instances = {item["job_instance_id"]: item for item in job.instances()}
@@ -147,7 +148,7 @@ def test_a_loop_item_whose_launch_a_proxy_lost_gets_its_own_job(job, ansible):
 @pytest.mark.parametrize("fault", ["after_create_drop", "after_create_502"])
 def test_a_create_lost_after_job_made_it_is_sent_again_and_the_leftover_named(job, ansible, fault):
     job.fault("execute_job_plan", fault)
-    result = ansible.playbook([launch(job, job_plan_id=1000, wait=True, poll_interval=0.2, bk_job_web_url="https://job.example.com")])["r0"]
+    result = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY_APP, wait=True, poll_interval=0.2, bk_job_web_url="https://job.example.com")])["r0"]
     instances = {item["job_instance_id"]: item for item in job.instances()}
     [leftover] = [item for item in instances.values() if item["job_instance_id"] != result["job_instance_id"]]
     assert result["failed"] is False and result["status_name"] == "success" and "adopted" not in result
@@ -159,7 +160,7 @@ def test_a_create_lost_after_job_made_it_is_sent_again_and_the_leftover_named(jo
 @pytest.mark.parametrize("fault", ["after_create_drop", "html_502"])
 def test_a_lost_start_answer_starts_the_job_once(job, ansible, fault):
     job.fault("operate_job_instance", fault)
-    result = ansible.playbook([launch(job, job_plan_id=1000, wait=True, poll_interval=0.2)])["r0"]
+    result = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY_APP, wait=True, poll_interval=0.2)])["r0"]
     [instance] = job.instances()
     assert result["failed"] is False and result["job_instance_id"] == instance["job_instance_id"] and result["status_name"] == "success"
     assert len(starts(job)) == (1 if fault.startswith("after_create") else 2)
@@ -168,11 +169,11 @@ def test_a_lost_start_answer_starts_the_job_once(job, ansible, fault):
 def test_a_token_caller_on_old_job_never_takes_another_users_job(job, ansible):
     """Issue 11: alice launched a moment ago; a bk_token caller's launch gets a 502 on a JOB before 3.10 (no start_task)."""
     job.next_launch(job_version="3.9.0")
-    others = ansible.playbook([launch(job, job_plan_id=1000, bk_username="alice")])["r0"]
+    others = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY_APP, bk_username="alice")])["r0"]
     job.next_launch(job_version="3.9.0")
     job.fault("execute_job_plan", "html_502")
     token = {key: value for key, value in esb_connection(job, bk_token="tok-admin-7d1e").items() if key != "bk_username"}
-    task = {**token, "bk_biz_id": 2, "job_plan_id": 1000, "wait": False, "bk_job_web_url": "https://job.example.com"}
+    task = {**token, "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "wait": False, "bk_job_web_url": "https://job.example.com"}
     result = ansible.playbook([{"name": "launch", LAUNCH: task}])["r0"]
     assert others["failed"] is False and result["failed"] is True and "job_instance_id" not in result
     assert "the job may have started" in result["msg"] and "None is adopted" in result["msg"]
@@ -181,9 +182,9 @@ def test_a_token_caller_on_old_job_never_takes_another_users_job(job, ansible):
 
 
 def test_one_step_launch_with_a_lost_answer_names_the_candidates_without_guessing(job, ansible):
-    first = ansible.playbook([launch(job, job_plan_id=1000)])["r0"]
+    first = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY_APP)])["r0"]
     job.fault("execute_job_plan", "after_create_drop")
-    result = ansible.playbook([launch(job, job_plan_id=1000, start_task=True)])["r0"]
+    result = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY_APP, start_task=True)])["r0"]
     instances = job.instances()
     assert result["failed"] is True and "start_task is true" in result["msg"] and "by admin" in result["msg"]
     assert all(str(item["job_instance_id"]) in result["msg"] for item in instances) and str(first["job_instance_id"]) in result["msg"]
@@ -196,7 +197,7 @@ def test_job_plan_info_lists_every_page_and_describes_a_plan(job, ansible):
     run = ansible.playbook([
         {"name": "all plans", PLAN_INFO: connection},
         {"name": "fuzzy name", PLAN_INFO: {**connection, "name": "deploy"}},
-        {"name": "one plan", PLAN_INFO: {**connection, "job_plan_id": 1000}},
+        {"name": "one plan", PLAN_INFO: {**connection, "job_plan_id": PLAN_DEPLOY_APP}},
     ], check=True)
     assert len(run["r0"]["job_plans"]) == 49 and run["r0"]["changed"] is False
     assert len({plan["id"] for plan in run["r0"]["job_plans"]}) == 49
@@ -212,14 +213,14 @@ def test_job_plan_info_lists_every_page_and_describes_a_plan(job, ansible):
 
 def test_password_masked_even_when_the_plan_cannot_be_read(job, ansible):
     job.fault("get_job_plan_detail", "http_status", status=502, count=-1)
-    run = ansible.playbook([launch(job, job_plan_id=1000, global_vars={"db_password": PASSWORD, "app_version": "4.0"})],
+    run = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY_APP, global_vars={"db_password": PASSWORD, "app_version": "4.0"})],
                            secrets=(PASSWORD,))
     assert run["r0"]["failed"] is True and run["r0"]["error"]["stage"] == "lookup"
     assert launches(job) == []
 
 
 def test_secret_looking_names_are_masked_without_the_plan(job, ansible):
-    run = ansible.playbook([launch(job, job_plan_id=1000, validate_vars=False, global_vars={"deploy_token": PASSWORD})],
+    run = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY_APP, validate_vars=False, global_vars={"deploy_token": PASSWORD})],
                            secrets=(PASSWORD,))
     assert run["r0"]["global_var_list"] == [{"name": "deploy_token", "value": "********"}]
     assert launches(job)[0]["body"]["global_var_list"] == [{"name": "deploy_token", "value": PASSWORD}]

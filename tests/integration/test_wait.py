@@ -14,6 +14,7 @@ import time
 import pytest
 
 from conftest import apigw_connection, esb_connection  # pylint: disable=import-error
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 LAUNCH = "blueking.job.execute_job_plan"
 INFO = "blueking.job.job_instance_info"
@@ -21,7 +22,7 @@ FAST = {"poll_interval": 0.2, "poll_max_interval": 0.5}
 
 
 def launch(emulator, **args):
-    return {"name": "launch and wait", LAUNCH: {**esb_connection(emulator), "bk_biz_id": 2, "job_plan_id": 1000, **FAST, **args}}
+    return {"name": "launch and wait", LAUNCH: {**esb_connection(emulator), "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, **FAST, **args}}
 
 
 def calls(emulator, api):
@@ -143,7 +144,7 @@ def test_timeout_with_terminate_stops_the_job(job, ansible):
 
 def test_transient_poll_failures_recover(job, ansible):
     job.fault("get_job_instance_status", "http_status", count=3, status=502)
-    task = {"name": "via gateway", LAUNCH: {**apigw_connection(job), "bk_scope_id": "2", "job_plan_id": 1000, **FAST}}
+    task = {"name": "via gateway", LAUNCH: {**apigw_connection(job), "bk_scope_id": "2", "job_plan_id": PLAN_DEPLOY_APP, **FAST}}
     result = ansible.playbook([task])["r0"]
     assert result["failed"] is False and result["status_name"] == "success"
     assert len(calls(job, "execute_job_plan")) == 1
@@ -172,7 +173,7 @@ def test_attach_with_job_instance_info(job, ansible):
     connection = {**esb_connection(job), "bk_biz_id": 2}
     job.next_launch(step_seconds=0.5, failed_hosts=1)
     run = ansible.playbook([
-        {"name": "launch only", LAUNCH: {**connection, "job_plan_id": 1000, "wait": False}},
+        {"name": "launch only", LAUNCH: {**connection, "job_plan_id": PLAN_DEPLOY_APP, "wait": False}},
         {"name": "read now", INFO: {**connection, "job_instance_id": "{{ r0.job_instance_id }}"}},
         {"name": "attach and wait", INFO: {**connection, "job_instance_id": "{{ r0.job_instance_id }}", "wait": True,
                                            "host_results": "failed", **FAST}},
@@ -180,7 +181,7 @@ def test_attach_with_job_instance_info(job, ansible):
     launched, now, waited = run["r0"], run["r1"], run["r2"]
     assert launched["changed"] is True and "status" not in launched
     assert now["failed"] is False and now["changed"] is False and now["job_instance_id"] == launched["job_instance_id"]
-    assert now["job_plan_id"] == 1000 and waited["job_plan_id"] == 1000
+    assert now["job_plan_id"] == PLAN_DEPLOY_APP and waited["job_plan_id"] == PLAN_DEPLOY_APP
     assert waited["failed"] is True and waited["changed"] is False and waited["status_name"] == "failed"
     assert sum(len(step["hosts"]) for step in waited["steps"]) == 1
 

@@ -13,6 +13,7 @@ import pytest
 
 from process import Emulator  # pylint: disable=import-error
 from raw_call import SCOPE, call  # pylint: disable=import-error
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 BIZ3 = {"bk_scope_type": "biz", "bk_scope_id": "3"}
 
@@ -42,7 +43,7 @@ def _wait(job, job_instance_id, wanted, scope=None, timeout=5.0):
 
 def test_instance_name_is_exactly_the_plan_name(job):
     """TaskExecuteServiceImpl.buildTaskInstanceForTask: the API sets no task name, so the plan's name is used."""
-    launched = _launch(job, job_plan_id=1000)
+    launched = _launch(job, job_plan_id=PLAN_DEPLOY_APP)
     assert launched["job_instance_name"] == "deploy-app"
     assert launched["step_instance_id"] is None  # EsbJobExecuteV3DTO, only set by fast_* APIs
     assert _status(job, launched["job_instance_id"])["job_instance"]["name"] == "deploy-app"
@@ -50,7 +51,7 @@ def test_instance_name_is_exactly_the_plan_name(job):
 
 def test_v3_answers_carry_empty_fields_as_null(job):
     job.next_launch(step_seconds=5)
-    launched = _launch(job, job_plan_id=1000)
+    launched = _launch(job, job_plan_id=PLAN_DEPLOY_APP)
     status = _status(job, launched["job_instance_id"])
     assert status["job_instance"]["end_time"] is None and status["job_instance"]["total_time"] is None
     for step in status["step_instance_list"]:
@@ -69,7 +70,7 @@ def test_v3_answers_carry_empty_fields_as_null(job):
 
 
 def test_plan_detail_nulls(job):
-    detail = _ok(job, "get_job_plan_detail", dict(SCOPE, job_plan_id=1000))
+    detail = _ok(job, "get_job_plan_detail", dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP))
     by_name = {var["name"]: var for var in detail["global_var_list"]}
     host = by_name["target_hosts"]
     assert host["value"] is None
@@ -82,14 +83,14 @@ def test_plan_detail_nulls(job):
                                  "ftp://hooks.example.com/cb", "https:///nohost", "http://bad host/cb"])
 def test_callback_url_with_user_info_or_not_http_is_refused(job, url):
     """CallbackUrlValidateServiceImpl.isValid, whether or not the allow-list is on: bean validation 1240003."""
-    status, body, _raw, _headers = call(job, "execute_job_plan", dict(SCOPE, job_plan_id=1000, callback_url=url))
+    status, body, _raw, _headers = call(job, "execute_job_plan", dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP, callback_url=url))
     assert (status, body["result"], body["code"], body["message"]) == (
         200, False, 1240003, "回调地址不合法或不在允许列表中，请联系平台管理员添加")
     assert not job.instances()
 
 
 def test_callback_url_allow_list_is_off_by_default(job):
-    _launch(job, job_plan_id=1000, callback_url="https://anything.example.org/cb")
+    _launch(job, job_plan_id=PLAN_DEPLOY_APP, callback_url="https://anything.example.org/cb")
 
 
 def test_callback_url_allow_list():
@@ -101,7 +102,7 @@ def test_callback_url_allow_list():
                              ("https://hooks.example.com/jobs", False), ("http://hooks.example.com/job", False),
                              ("https://hooks.example.com:8443/job", False), ("https://ci.bk.example.net/cb", True),
                              ("https://other.example.org/cb", False)]:
-            status, body, _raw, _headers = call(job, "execute_job_plan", dict(SCOPE, job_plan_id=1000, callback_url=url))
+            status, body, _raw, _headers = call(job, "execute_job_plan", dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP, callback_url=url))
             assert status == 200 and body["result"] is allowed, (url, body)
             if not allowed:
                 assert body["code"] == 1240003
@@ -135,7 +136,7 @@ def test_sql_step_is_type_4_with_hosts_and_script_logs(job):
 
 
 def test_ip_log_for_a_host_not_in_the_step_is_success_with_a_null_log(job):
-    launched = _launch(job, job_plan_id=1000)
+    launched = _launch(job, job_plan_id=PLAN_DEPLOY_APP)
     data = _wait(job, launched["job_instance_id"], {3})
     step_id = data["step_instance_list"][0]["step_instance_id"]
     log = _ok(job, "get_job_instance_ip_log", dict(SCOPE, job_instance_id=launched["job_instance_id"],
@@ -147,7 +148,7 @@ def test_ip_log_for_a_host_not_in_the_step_is_success_with_a_null_log(job):
 
 
 def test_file_step_log_of_any_host_carries_every_source_upload(job):
-    launched = _launch(job, job_plan_id=1000)
+    launched = _launch(job, job_plan_id=PLAN_DEPLOY_APP)
     data = _wait(job, launched["job_instance_id"], {3})
     step_id = data["step_instance_list"][1]["step_instance_id"]
     params = dict(SCOPE, job_instance_id=launched["job_instance_id"], step_instance_id=step_id)
@@ -159,7 +160,7 @@ def test_file_step_log_of_any_host_carries_every_source_upload(job):
 
 
 def test_unknown_step_in_a_log_call_is_1244006(job):
-    launched = _launch(job, job_plan_id=1000)
+    launched = _launch(job, job_plan_id=PLAN_DEPLOY_APP)
     status, body, _raw, _headers = call(job, "get_job_instance_ip_log", dict(
         SCOPE, job_instance_id=launched["job_instance_id"], step_instance_id=1, bk_host_id=101))
     assert (body["result"], body["code"]) == (False, 1244006)
@@ -175,7 +176,7 @@ def _step_op(job, job_instance_id, step_instance_id, code):
 def test_operate_step_instance_codes_and_checks(job):
     """StepOperationEnum codes; doStepOperation's status checks (1241003) and confirm-user check (1244016)."""
     job.next_launch(final_status=4, fail_step=0)
-    launched = _launch(job, job_plan_id=1000)
+    launched = _launch(job, job_plan_id=PLAN_DEPLOY_APP)
     job_instance_id = launched["job_instance_id"]
     data = _wait(job, job_instance_id, {4})
     steps = [step["step_instance_id"] for step in data["step_instance_list"]]
@@ -194,13 +195,13 @@ def test_operate_step_instance_codes_and_checks(job):
 
 def test_operate_step_instance_retry_and_confirm(job):
     job.next_launch(final_status=4, fail_step=0)
-    launched = _launch(job, job_plan_id=1000)
+    launched = _launch(job, job_plan_id=PLAN_DEPLOY_APP)
     job_instance_id = launched["job_instance_id"]
     steps = [step["step_instance_id"] for step in _wait(job, job_instance_id, {4})["step_instance_list"]]
     assert _step_op(job, job_instance_id, steps[0], 2)["result"] is True  # retry the failed hosts
     assert _wait(job, job_instance_id, {3})["job_instance"]["status"] == 3
     job.next_launch(confirm=True)
-    launched = _launch(job, job_plan_id=1000)
+    launched = _launch(job, job_plan_id=PLAN_DEPLOY_APP)
     job_instance_id = launched["job_instance_id"]
     steps = [step["step_instance_id"] for step in _wait(job, job_instance_id, {7})["step_instance_list"]]
     assert _step_op(job, job_instance_id, steps[2], 9)["result"] is True  # terminate the confirmation
@@ -213,7 +214,7 @@ def test_operate_step_instance_retry_and_confirm(job):
 
 def test_confirm_by_a_user_not_among_the_confirm_users_is_1244016(job):
     job.next_launch(confirm=True)
-    launched = _launch(job, job_plan_id=1000)
+    launched = _launch(job, job_plan_id=PLAN_DEPLOY_APP)
     steps = [step["step_instance_id"] for step in _wait(job, launched["job_instance_id"], {7})["step_instance_list"]]
     status, body, _raw, _headers = call(job, "operate_step_instance", dict(
         SCOPE, job_instance_id=launched["job_instance_id"], step_instance_id=steps[2], operation_code=6),

@@ -19,6 +19,7 @@ from bkapi_client_core.apigateway import APIGatewayClient, Operation, OperationG
 from bkapi_client_core.exceptions import APIGatewayResponseError  # noqa: E402
 
 from raw_call import APP  # noqa: E402
+from support import PLAN_DEPLOY_APP  # noqa: E402
 
 SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
 
@@ -72,10 +73,10 @@ def test_every_api_the_collection_uses(job, make):
 
     plans = _ok(get(api.get_job_plan_list, name="deploy-app", **SCOPE))
     assert [plan["id"] for plan in plans["data"]][:2] == [1000, 1001]
-    detail = _ok(get(api.get_job_plan_detail, job_plan_id=1000, **SCOPE))
+    detail = _ok(get(api.get_job_plan_detail, job_plan_id=PLAN_DEPLOY_APP, **SCOPE))
     assert detail["name"] == "deploy-app"
     job.next_launch(output_vars={"app_version": "2.0.0"})
-    launched = _ok(api.execute_job_plan(data=dict(SCOPE, job_plan_id=1000, global_var_list=[{"name": "app_version", "value": "2.0.0"}])))
+    launched = _ok(api.execute_job_plan(data=dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP, global_var_list=[{"name": "app_version", "value": "2.0.0"}])))
     assert launched["job_instance_name"] == "deploy-app"
     job_instance_id = launched["job_instance_id"]
     deadline = time.monotonic() + 5
@@ -98,7 +99,7 @@ def test_every_api_the_collection_uses(job, make):
     now = int(time.time() * 1000)
     history = _ok(get(api.get_job_instance_list, create_time_start=now - 60000, create_time_end=now + 60000, **SCOPE))
     assert [item["job_instance_id"] for item in history["data"]] == [job_instance_id]
-    stopped = _ok(api.execute_job_plan(data=dict(SCOPE, job_plan_id=1000, start_task=False)))
+    stopped = _ok(api.execute_job_plan(data=dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP, start_task=False)))
     assert _ok(api.operate_job_instance(data=dict(SCOPE, job_instance_id=stopped["job_instance_id"], operation_code=2)))
     refused = api.operate_job_instance(data=dict(SCOPE, job_instance_id=stopped["job_instance_id"], operation_code=2))
     assert (refused["result"], refused["code"]) == (False, 1241015)

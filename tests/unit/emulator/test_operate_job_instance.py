@@ -12,10 +12,11 @@ import time
 import pytest
 
 from raw_call import SCOPE, call  # pylint: disable=import-error
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 
 def _launch(job, **params):
-    status, body, _raw, _headers = call(job, "execute_job_plan", dict(SCOPE, job_plan_id=1000, **params))
+    status, body, _raw, _headers = call(job, "execute_job_plan", dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP, **params))
     assert status == 200 and body["result"] is True, body
     return body["data"]["job_instance_id"]
 

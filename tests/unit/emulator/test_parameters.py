@@ -11,6 +11,7 @@ import time
 import pytest
 
 from raw_call import SCOPE, call  # pylint: disable=import-error
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 NOW = int(time.time() * 1000)
 WINDOW = {"create_time_start": NOW - 3600000, "create_time_end": NOW + 3600000}
@@ -72,7 +73,7 @@ def test_ip_log_without_a_host_is_1241007(job):
 ])
 def test_scope_bean_validation_is_1240003_with_the_violation_message(job, params, message):
     """EsbAppScopeReq: ValidBkScope and @Min(1) bk_biz_id; the message is the violation's alone."""
-    assert _refused(job, "execute_job_plan", dict(params, job_plan_id=1000), "esb") == (1240003, message)
+    assert _refused(job, "execute_job_plan", dict(params, job_plan_id=PLAN_DEPLOY_APP), "esb") == (1240003, message)
 
 
 @pytest.mark.parametrize("value", ["abc", [1], {"a": 1}])
@@ -106,12 +107,12 @@ def test_unreadable_body_is_bad_request(job):
     ({"name": "target_hosts", "server": {"ip_list": [{"bk_cloud_id": 0, "ip": " 10.0.0.1 "}]}}, "IP 非法"),
 ])
 def test_global_var_list_bean_validation(job, var, message):
-    assert _refused(job, "execute_job_plan", dict(SCOPE, job_plan_id=1000, global_var_list=[var])) == (1240003, message)
+    assert _refused(job, "execute_job_plan", dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP, global_var_list=[var])) == (1240003, message)
     assert not job.instances()
 
 
 def test_variable_without_id_and_name_is_1241005(job):
-    assert _refused(job, "execute_job_plan", dict(SCOPE, job_plan_id=1000, global_var_list=[{"value": "x"}])) == (
+    assert _refused(job, "execute_job_plan", dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP, global_var_list=[{"value": "x"}])) == (
         1241005, "请求参数[global_var.id|global_var.name]不合法")
 
 
@@ -119,7 +120,7 @@ def test_legacy_biz_and_group_dynamic_group_id_is_understood(job):
     """TaskExecuteServiceImpl.standardizeDynamicGroupId: "bizId:groupId" keeps the group id."""
     server = {"dynamic_group_list": [{"id": "2:blo8gojho0skft7pr5q0"}]}
     status, body, _raw, _headers = call(job, "execute_job_plan", dict(
-        SCOPE, job_plan_id=1000, global_var_list=[{"name": "target_hosts", "server": server}]))
+        SCOPE, job_plan_id=PLAN_DEPLOY_APP, global_var_list=[{"name": "target_hosts", "server": server}]))
     assert status == 200 and body["result"] is True, body
     [instance] = job.instances()
     assert {host["bk_host_id"] for host in instance["steps"][0]["hosts"]} == {103}

@@ -13,8 +13,9 @@ import pytest
 
 from process import Emulator  # pylint: disable=import-error
 from raw_call import APP, SCOPE, call  # pylint: disable=import-error
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
-LAUNCH = dict(SCOPE, job_plan_id=1000)
+LAUNCH = dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP)
 BARE_USER = dict(APP, bk_username="admin")
 
 

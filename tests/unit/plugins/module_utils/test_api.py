@@ -14,6 +14,7 @@ import pytest
 from ansible_collections.blueking.job.plugins.module_utils import _api
 from ansible_collections.blueking.job.plugins.module_utils._client import Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import APIError, AuthError
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
 SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
@@ -44,7 +45,7 @@ def test_execute_sends_only_what_is_set_and_returns_the_instance(job):
     launched = _api.execute_job_plan(esb(job), SCOPE, 1000)
     assert launched["job_instance_id"] > 0 and launched["request_id"]
     [sent] = job.requests("execute_job_plan")
-    assert {key: sent["body"][key] for key in sent["body"] if key not in CREDENTIALS} == {**SCOPE, "job_plan_id": 1000}
+    assert {key: sent["body"][key] for key in sent["body"] if key not in CREDENTIALS} == {**SCOPE, "job_plan_id": PLAN_DEPLOY_APP}
 
 
 def test_status_is_normalised(job):

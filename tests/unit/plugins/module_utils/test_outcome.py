@@ -14,6 +14,7 @@ from ansible_collections.blueking.job.plugins.module_utils import _report, _wait
 from ansible_collections.blueking.job.plugins.module_utils._args import WaitOptions, wait_options
 from ansible_collections.blueking.job.plugins.module_utils._client import Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError, PermissionDeniedError
+from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 
 CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
@@ -88,7 +89,7 @@ def test_wait_backs_off_to_the_ceiling_and_returns_at_the_end(emulator):
     emulator.reset()
     emulator.next_launch(step_seconds=0.4)
     client = Client(emulator.url, credentials=CREDENTIALS)
-    launched = client.call("execute_job_plan", {**SCOPE, "job_plan_id": 1000}, stage="launch").data
+    launched = client.call("execute_job_plan", {**SCOPE, "job_plan_id": PLAN_DEPLOY_APP}, stage="launch").data
     sleeps = []
 
     def sleep(seconds):
@@ -108,7 +109,7 @@ def fast_client(emulator):
     return Client(emulator.url, credentials=CREDENTIALS, sleep=lambda _seconds: None)
 
 
-def launched(client, scope=None, job_plan_id=1000):
+def launched(client, scope=None, job_plan_id=PLAN_DEPLOY_APP):
     return client.call("execute_job_plan", {**(scope or SCOPE), "job_plan_id": job_plan_id}, stage="launch").data["job_instance_id"]
 
 

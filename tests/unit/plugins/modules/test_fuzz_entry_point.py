@@ -37,7 +37,7 @@ from ansible_collections.blueking.job.plugins.module_utils._args import CONNECTI
 from ansible_collections.blueking.job.plugins.modules import execute_job_plan, job_instance_info, job_plan_info
 
 from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by tests/unit/plugins/conftest.py
-from support import ACCESS_TOKEN, APP_CODE, APP_SECRET, BK_TOKEN, SECRETS, closed_port  # pylint: disable=import-error
+from support import ACCESS_TOKEN, APP_CODE, APP_SECRET, BK_TOKEN, PLAN_DEPLOY_APP, SECRETS, closed_port  # pylint: disable=import-error
 
 MODULES = {"execute_job_plan": execute_job_plan, "job_instance_info": job_instance_info, "job_plan_info": job_plan_info}
 FUZZ_EXAMPLES = int(os.environ.get("BKJOB_FUZZ_EXAMPLES", "400"))
@@ -292,7 +292,7 @@ def valid_call(draw, module_name, emulator_url, refused_url=None):
                                      "_ansible_diff"])))
     wait_names = ["wait_timeout", "poll_interval", "poll_max_interval", "on_waiting_user", "log_max_bytes", "host_results"]
     if module_name == "execute_job_plan":
-        plan = draw(st.sampled_from([{"job_plan_id": 1000}, {"job_plan_id": 1004}, {"job_plan_name": "deploy-app"},
+        plan = draw(st.sampled_from([{"job_plan_id": PLAN_DEPLOY_APP}, {"job_plan_id": 1004}, {"job_plan_name": "deploy-app"},
                                      {"job_plan_id": 1003, "global_vars": {"app_version": "3.1"}}]))
         args.update(plan)
         if plan.get("job_plan_id") != 1003 and plan.get("job_plan_id") != 1004:
@@ -311,7 +311,7 @@ def valid_call(draw, module_name, emulator_url, refused_url=None):
         args.update(draw(optional_valid(wait_names)))
         args["wait"] = draw(st.booleans())
     else:
-        args.update(draw(st.sampled_from([{}, {"job_plan_id": 1000}, {"name": "deploy"}, {"job_template_id": 100}])))
+        args.update(draw(st.sampled_from([{}, {"job_plan_id": PLAN_DEPLOY_APP}, {"name": "deploy"}, {"job_template_id": 100}])))
     return args
 
 
@@ -394,7 +394,7 @@ def test_the_harness_reports_a_clean_failure(refused_url):
 # ------------------------------------------------------------------------------------------------------------
 # Regressions: inputs that gave a traceback or leaked a credential before 5a57432.
 
-BASE = {"bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET, "bk_username": "admin", "bk_biz_id": 2, "job_plan_id": 1000, "wait": False}
+BASE = {"bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET, "bk_username": "admin", "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "wait": False}
 
 
 @pytest.mark.parametrize("option, value", [
