@@ -137,7 +137,10 @@ def test_no_failure_path_shows_a_secret_through_ansible_adhoc(job, ansible, name
 def test_a_short_secret_is_masked_in_the_invocation_of_an_argument_failure(job, ansible):
     args = failure_task(job, {"poll_interval": "soon", "wait": True, "secret_var_names": ["5"],
                               "global_var_list": [{"name": "db_password", "value": "q9"}, {"id": 5, "value": "q8"}, {"name": "x", "value": "q9"}]})
-    result = ansible.adhoc(LAUNCH, args[LAUNCH]).results  # the -vvvv view: ansible-core shows the invocation there
+    result = ansible.adhoc(LAUNCH, args[LAUNCH]).results  # the -vvvv view: ansible-core up to 2.20 shows the invocation there
+    assert "q8" not in json.dumps(result), "the id-marked secret shows nowhere"
+    if "invocation" not in result:  # ansible-core 2.21 leaves the invocation out of an argument-check failure
+        return
     shown = result["invocation"]["module_args"]["global_var_list"]
     assert shown == [{"name": "db_password", "value": MASK}, {"id": 5, "value": MASK}, {"name": "x", "value": "q9"}]
 
