@@ -95,6 +95,9 @@ HOST_STATUS_SUCCESS = 9
 # ErrorCode (commons/common/.../common/constant/ErrorCode.java): the answers the collection explains.
 CODE_SERVICE_UNAVAILABLE = 1240001
 CODE_INTERNAL_ERROR = 1240002
+CODE_BAD_REQUEST = 1240003  # bean validation (EsbResp.buildValidateFailResp)
+CODE_ILLEGAL_PARAM = 1241002  # also JOB before 3.10's answer to operate_job_instance code 2
+CODE_REPEAT_START = 1241015  # UNSUPPORTED_OPERATION_REPEAT_START_JOB: the instance is no longer BLANK
 CODE_TASK_PLAN_NOT_EXIST = 1243009
 CODE_TASK_INSTANCE_NOT_EXIST = 1244006
 CODE_EXECUTE_TASK_PLAN_NOT_EXIST = 1244012
@@ -289,9 +292,8 @@ def _pages(read: Any, max_items: int | None) -> Iterator[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------------------------- answers
-# JOB's bean-validation answer (ErrorCode.BAD_REQUEST, EsbResp.buildValidateFailResp) and its parameter errors.
-CODE_BAD_REQUEST = 1240003
-PARAM_ERROR_CODES = frozenset({CODE_BAD_REQUEST, 1241002, 1241005, 1241007, 1241010, 1241012})
+# JOB's bean-validation answer and its parameter errors.
+PARAM_ERROR_CODES = frozenset({CODE_BAD_REQUEST, CODE_ILLEGAL_PARAM, 1241005, 1241007, 1241010, 1241012})
 CALLBACK_WORDS = ("callback", "回调")
 
 

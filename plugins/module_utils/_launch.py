@@ -33,6 +33,8 @@ import time
 from typing import Any, Callable
 
 from ansible_collections.blueking.job.plugins.module_utils._api import (
+    CODE_ILLEGAL_PARAM,
+    CODE_REPEAT_START,
     CODE_TASK_INSTANCE_NOT_EXIST,
     LAUNCH_MODE_API,
     STATUS_BLANK,
@@ -46,10 +48,6 @@ from ansible_collections.blueking.job.plugins.module_utils._api import (
 from ansible_collections.blueking.job.plugins.module_utils._errors import APIError, BKJobError
 
 SCOPE_KEYS = ("bk_biz_id", "bk_scope_type", "bk_scope_id")
-# ErrorCode.ILLEGAL_PARAM: what JOB before 3.10 answers to operation code 2; UNSUPPORTED_OPERATION_REPEAT_START_JOB:
-# the instance is no longer BLANK, so it has been started.
-CODE_ILLEGAL_PARAM = 1241002
-CODE_REPEAT_START = 1241015
 # An id no instance can have (Long.MAX_VALUE): asking JOB to start it tells whether JOB knows operation code 2.
 PROBE_JOB_INSTANCE_ID = 2 ** 63 - 1
 CREATE_ATTEMPTS = 3  # creates sent in all when the answers are unclear; each can leave one unstarted instance
