@@ -92,15 +92,30 @@ HOST_STATUS_WAITING = 5
 HOST_STATUS_RUNNING = 7
 HOST_STATUS_SUCCESS = 9
 
-# ErrorCode (commons/common/.../common/constant/ErrorCode.java): the answers the collection explains.
+# ErrorCode (commons/common/.../common/constant/ErrorCode.java): the answers the collection explains. The one table
+# of JOB's codes: _client classifies answers by it too (it imports these; _api imports nothing of _client's).
 CODE_SERVICE_UNAVAILABLE = 1240001
 CODE_INTERNAL_ERROR = 1240002
 CODE_BAD_REQUEST = 1240003  # bean validation (EsbResp.buildValidateFailResp)
 CODE_ILLEGAL_PARAM = 1241002  # also JOB before 3.10's answer to operate_job_instance code 2
+CODE_ILLEGAL_PARAM_WITH_PARAM_NAME = 1241005
+CODE_MISSING_OR_ILLEGAL_PARAM_WITH_PARAM_NAME = 1241007
+CODE_ILLEGAL_PARAM_WITH_PARAM_NAME_AND_REASON = 1241010
+CODE_ILLEGAL_PARAM_WITH_REASON = 1241012
+CODE_UNSUPPORTED_OPERATION = 1241003  # an operation the job's or step's status does not allow (TaskExecuteServiceImpl)
 CODE_REPEAT_START = 1241015  # UNSUPPORTED_OPERATION_REPEAT_START_JOB: the instance is no longer BLANK
 CODE_TASK_PLAN_NOT_EXIST = 1243009
 CODE_TASK_INSTANCE_NOT_EXIST = 1244006
+CODE_STEP_INSTANCE_NOT_EXIST = 1244007
 CODE_EXECUTE_TASK_PLAN_NOT_EXIST = 1244012
+CODE_NOT_IN_CONFIRM_USER_LIST = 1244016  # a confirm operation by someone not among the step's confirm users
+# JOB's own gateway (job-gateway, e.g. filter/esb/CheckOpenApiJwtGatewayFilterFactory.java) refusing who calls.
+CODE_USER_NOT_EXIST_OR_NOT_LOGIN_IN = 1247001
+CODE_MISSING_USER_INFO = 1247002
+CODE_MISSING_APP_CODE = 1247004
+CODE_USER_ACCESS_APP_FORBIDDEN = 1247403
+CODE_MISSING_APP_CODE_LEGACY = 1247404  # "Missing AppCode" in common-i18n message*.properties; no ErrorCode constant
+CODE_BK_PERMISSION_DENIED = 9900403  # BlueKing's shared IAM code; the answer carries the ``permission`` object
 
 PAGE_LENGTH = 1000  # JOB's largest page (EsbJobReq.DEFAULT_PAGE_LENGTH_LIMIT)
 MAX_PAGES = 1000
@@ -293,7 +308,9 @@ def _pages(read: Any, max_items: int | None) -> Iterator[dict[str, Any]]:
 
 # ---------------------------------------------------------------------------------------------- answers
 # JOB's bean-validation answer and its parameter errors.
-PARAM_ERROR_CODES = frozenset({CODE_BAD_REQUEST, CODE_ILLEGAL_PARAM, 1241005, 1241007, 1241010, 1241012})
+PARAM_ERROR_CODES = frozenset({CODE_BAD_REQUEST, CODE_ILLEGAL_PARAM, CODE_ILLEGAL_PARAM_WITH_PARAM_NAME,
+                               CODE_MISSING_OR_ILLEGAL_PARAM_WITH_PARAM_NAME, CODE_ILLEGAL_PARAM_WITH_PARAM_NAME_AND_REASON,
+                               CODE_ILLEGAL_PARAM_WITH_REASON})
 CALLBACK_WORDS = ("callback", "回调")
 
 

@@ -27,6 +27,19 @@ import time
 import traceback
 from typing import Any, Callable
 
+from ansible_collections.blueking.job.plugins.module_utils._api import (
+    CODE_BK_PERMISSION_DENIED,
+    CODE_EXECUTE_TASK_PLAN_NOT_EXIST,
+    CODE_INTERNAL_ERROR,
+    CODE_MISSING_APP_CODE,
+    CODE_MISSING_APP_CODE_LEGACY,
+    CODE_MISSING_USER_INFO,
+    CODE_SERVICE_UNAVAILABLE,
+    CODE_TASK_INSTANCE_NOT_EXIST,
+    CODE_TASK_PLAN_NOT_EXIST,
+    CODE_USER_ACCESS_APP_FORBIDDEN,
+    CODE_USER_NOT_EXIST_OR_NOT_LOGIN_IN,
+)
 from ansible_collections.blueking.job.plugins.module_utils._errors import (
     APIError,
     AuthError,
@@ -74,11 +87,12 @@ MUTATING_APIS = frozenset({"execute_job_plan", "operate_job_instance", "operate_
 ESB_AUTH_CODES = frozenset({1306000, 1306401, 1306402, 1306403, 1306406})
 ESB_RATE_LIMIT_CODE = 1306429
 ESB_COMPONENT_NOT_FOUND = 1306404
-PERMISSION_DENIED_CODE = 9900403
-# ESB gave up on JOB (1306201: timeout or 5xx from JOB; 1306203: TLS to JOB failed) and JOB's own failures
-# (1240001: a service is down; 1240002: internal error). The request may or may not have done its work: a read
-# is sent again, a launch is an unclear answer (blueking-apigateway esb/common/errors.py; bk-job ErrorCode.java).
-TRANSIENT_CODES = frozenset({1306201, 1306203, 1240001, 1240002})
+# ESB gave up on JOB: 1306201 (timeout, or a non-200 answer of JOB), 1306203 (TLS to JOB failed)
+# (blueking-apigateway src/esb/esb/common/errors.py).
+ESB_JOB_FAILED_CODES = frozenset({1306201, 1306203})
+# ESB gave up on JOB, or JOB failed on its side (SERVICE_UNAVAILABLE, INTERNAL_ERROR). The request may or may not
+# have done its work: a read is sent again, a launch is an unclear answer.
+TRANSIENT_CODES = ESB_JOB_FAILED_CODES | {CODE_SERVICE_UNAVAILABLE, CODE_INTERNAL_ERROR}
 # ESB's generic code (blueking-apigateway src/esb/esb/common/errors.py COMMON_ERROR): also what ESB's app and user
 # validators answer (esb/esb/bkapp/validators.py, esb/esb/bkauth/validators.py), so it is an authentication failure
 # only when the message names the credentials.
@@ -87,20 +101,25 @@ ESB_AUTH_MESSAGE = re.compile(r"bk_app_code|bk_app_secret|app secret|app_secret|
                               r"user authentication|app code|认证|登录", re.IGNORECASE)
 # ESB's 1306201 for a JOB answer with HTTP 401 (blueking-apigateway src/esb/esb/esb/outgoing.py: "Status Code: 401, ...").
 ESB_JOB_401 = re.compile(r"Status Code: 401\b")
+# The API gateway's INVALID_ARGS (HTTP 400), also its answer to credentials it cannot verify.
+GATEWAY_INVALID_ARGS_CODE = 1640001
 # The API gateway's IP_NOT_ALLOWED (403), which a multi-tenant install also answers to a request of the wrong tenant.
 GATEWAY_IP_OR_TENANT_CODE = 1640302
-# JOB's "does not exist" answers (bk-job src/backend/commons/common/.../common/constant/ErrorCode.java) and what to do.
+# JOB's "does not exist" answers and what to do.
 NOT_FOUND_HINTS = {
-    1243009: "the job plan does not exist in this scope (TASK_PLAN_NOT_EXIST); list the scope's plans with blueking.job.job_plan_info.",
-    1244012: "the job plan does not exist in this scope (EXECUTE_TASK_PLAN_NOT_EXIST); list the scope's plans with "
-             "blueking.job.job_plan_info.",
-    1244006: "the job instance does not exist in this scope (TASK_INSTANCE_NOT_EXIST); check job_instance_id and the "
-             "business or scope it ran in.",
+    CODE_TASK_PLAN_NOT_EXIST: "the job plan does not exist in this scope (TASK_PLAN_NOT_EXIST); list the scope's plans with "
+                              "blueking.job.job_plan_info.",
+    CODE_EXECUTE_TASK_PLAN_NOT_EXIST: "the job plan does not exist in this scope (EXECUTE_TASK_PLAN_NOT_EXIST); list the scope's "
+                                      "plans with blueking.job.job_plan_info.",
+    CODE_TASK_INSTANCE_NOT_EXIST: "the job instance does not exist in this scope (TASK_INSTANCE_NOT_EXIST); check job_instance_id "
+                                  "and the business or scope it ran in.",
 }
-# JOB's own gateway: 1247001 user missing / not logged in, 1247002 no user, 1247004/1247403 app.
-JOB_GATEWAY_AUTH_CODES = frozenset({1247001, 1247002, 1247004, 1247403, 1247404})
+# JOB's own gateway refusing who calls: user missing or not logged in, no user, no app code, app not allowed.
+JOB_GATEWAY_AUTH_CODES = frozenset({CODE_USER_NOT_EXIST_OR_NOT_LOGIN_IN, CODE_MISSING_USER_INFO, CODE_MISSING_APP_CODE,
+                                    CODE_USER_ACCESS_APP_FORBIDDEN, CODE_MISSING_APP_CODE_LEGACY})
 
 SURFACE_NAMES = {"esb": "ESB", "apigw": "the API gateway"}
+# What stands for a hidden value everywhere: credentials scrubbed here, secret variables (_secrets, _plan, _module).
 MASK = "********"
 SNIPPET_CHARS = 160
 MAX_RETRY_WAIT = 30.0
@@ -301,7 +320,7 @@ class Client:
             return RateLimitError(
                 f"The API gateway rate-limited {api} ({said}): wait and retry, or ask the gateway's owners for a higher limit.",
                 retry_after=reset, **details)
-        if status == 400 and code == 1640001:
+        if status == 400 and code == GATEWAY_INVALID_ARGS_CODE:
             return AuthError(
                 f"The API gateway rejected the request for {api} ({said}): check bk_app_code, bk_app_secret and "
                 "bk_username/bk_token, or bk_access_token.", reached_job=False, **details)
@@ -332,7 +351,7 @@ class Client:
         details = {"code": code, "message": message, **context, **ids}
         said = f"code {code}: {message}" if message else f"code {code}"
         surface = SURFACE_NAMES[self.api_type]
-        if code == PERMISSION_DENIED_CODE or permission:
+        if code == CODE_BK_PERMISSION_DENIED or permission:
             wanted = _permission_summary(permission)
             return PermissionDeniedError(
                 f"BlueKing IAM denied {api} ({said}): apply for {wanted} in the BlueKing permission center, then retry.",
@@ -340,7 +359,7 @@ class Client:
         if status >= 500:
             return GatewayError(f"{surface} failed {api} with HTTP {status} ({said}){_maybe_started(api)}", **details)
         if code in TRANSIENT_CODES:
-            failed = "ESB got no usable answer from JOB" if code in (1306201, 1306203) else "JOB failed on its side"
+            failed = "ESB got no usable answer from JOB" if code in ESB_JOB_FAILED_CODES else "JOB failed on its side"
             if ESB_JOB_401.search(message or ""):
                 # JOB's own gateway refused ESB's request with 401 (its tenant check on a multi-tenant install)
                 failed += f" (JOB answered HTTP 401: {self._tenant_advice()}check that ESB may call JOB)"

@@ -20,9 +20,9 @@ import re
 from typing import Any
 
 from ansible_collections.blueking.job.plugins.module_utils import _api
+# MASK: the one mask, defined where the client scrubs credentials; _plan and _module take it from here.
+from ansible_collections.blueking.job.plugins.module_utils._client import MASK
 from ansible_collections.blueking.job.plugins.module_utils._variables import plan_variable
-
-MASK = "********"
 
 # A variable name is split into word parts (on "_", "-", ".", spaces and camelCase) and is secret when a part
 # says so: db_password, dbPassword, DB_PWD, api_token, ssh_private_key, accessKey. Parts are whole words, so
