@@ -1,0 +1,200 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+# Note that this plugin util is **PRIVATE** to the collection. It can have breaking changes at any time.
+# Do not use this from other collections or standalone plugins!
+
+"""The action plugin behind every module of the collection: run the module's code in the controller's process when the
+task runs on the controller, ship it as a module otherwise, and mask the task's secrets in the result on both paths.
+
+In-process (``BKJobAction.in_process``): the task's connection is ``local`` (implicit localhost, ``delegate_to:
+localhost``, ``connection: local``), the task is not ``async`` and the variable ``bk_job_in_process`` is not false. The
+module's ``main()`` then runs in the worker process with the arguments ansible-core would have sent it
+(``ActionBase._update_module_args``: check and diff mode, no_log, verbosity...), the task's ``environment:`` applied to
+``os.environ`` for the length of the task (the ``BK_*`` fallbacks read it), and ``_progress.EMITTER`` set, so that the
+wait writes progress lines as it goes. Its output is parsed by ``ActionBase._parse_returned_data`` exactly like a
+shipped module's, so both paths give the same result. No module transfer, no new interpreter.
+
+Otherwise (delegated to a bastion host, ``async``, or ``bk_job_in_process: false``): ``ActionBase._execute_module``,
+as ansible-core's ``normal`` action does.
+
+Either way the result goes through ``mask_result`` with the secret values the task's arguments and environment carry,
+whatever path the task failed on (argument check, input checks, API, module, or an exception in-process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+import io
+import json
+import os
+import traceback
+from typing import Any, Iterator
+
+from ansible.module_utils import basic
+from ansible.module_utils.common import warnings as module_warnings
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+
+from ansible_collections.blueking.job.plugins.module_utils import _progress
+from ansible_collections.blueking.job.plugins.module_utils._args import CONNECTION_ARGSPEC, url_passwords
+from ansible_collections.blueking.job.plugins.module_utils._module import hide_in_text
+from ansible_collections.blueking.job.plugins.module_utils._secrets import MIN_MASKED_LENGTH, mask_safe, raw_secret_values
+
+try:  # ansible-core 2.19 and later: module messages use a serialization profile
+    from ansible.module_utils.common.json import Direction, get_module_encoder
+except ImportError:  # ansible-core 2.16 to 2.18
+    from ansible.module_utils.common.json import AnsibleJSONEncoder
+    from ansible.vars.clean import remove_internal_keys
+
+    get_module_encoder = None
+    Direction = None
+
+try:  # ansible-core 2.19 and later: module_utils behave as on a target only while this is false
+    from ansible.module_utils import _internal as module_internal
+except ImportError:
+    module_internal = None
+
+display = Display()
+
+COLLECTION = "ansible_collections.blueking.job.plugins.modules"
+PROFILE = "legacy"  # the serialization profile of a module without metadata (ansible-core 2.19 and later)
+IN_PROCESS_VAR = "bk_job_in_process"  # a variable (host, group, play or extra) that turns the in-process path off
+# The options whose values are credentials, with the environment variables that can stand in for them.
+SECRET_OPTIONS = {name: spec["fallback"][1] for name, spec in CONNECTION_ARGSPEC.items() if spec.get("no_log")}
+
+
+class BKJobAction(ActionBase):
+    """Runs a blueking.job module in the controller's process when the task runs there; see the module docstring."""
+
+    _supports_check_mode = True
+    _supports_async = True
+
+    def run(self, tmp: Any = None, task_vars: dict[str, Any] | None = None) -> dict[str, Any]:
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        del tmp
+        environment: dict[str, Any] = {}
+        try:
+            self._compute_environment_string(raw_environment_out=environment)
+        except Exception:  # pylint: disable=broad-exception-caught
+            environment = {}  # the module path reports a broken environment: keyword itself
+        try:
+            if self.in_process(task_vars):
+                result.update(self.run_in_process(task_vars, environment))
+            else:
+                result.update(self._execute_module(task_vars=task_vars, wrap_async=self._task.async_val))
+        finally:
+            if not self._task.async_val:
+                self._remove_tmp_path(self._connection._shell.tmpdir)
+        return mask_result(result, self._task.args, environment)
+
+    def in_process(self, task_vars: dict[str, Any]) -> bool:
+        """Whether this task runs the module in the controller's process: a local connection, no async, and
+        ``bk_job_in_process`` not false."""
+        if self._task.async_val or getattr(self._connection, "transport", None) != "local":
+            return False
+        return boolean(task_vars.get(IN_PROCESS_VAR, True), strict=False)
+
+    def run_in_process(self, task_vars: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
+        """Run the module's ``main()`` here and return its result as ``_execute_module`` would."""
+        action = self._task.resolved_action or self._task.action
+        args = dict(self._task.args)
+        self._update_module_args(action, args, task_vars)
+        stdout = io.StringIO()
+        stderr = ""
+        host = task_vars.get("inventory_hostname", "localhost")
+        with module_context(encode_args(args), environment, lambda line: display.display(f"[{host}] {line}")):
+            try:
+                with contextlib.redirect_stdout(stdout):
+                    importlib.import_module(f"{COLLECTION}.{action.rsplit('.', 1)[-1]}").main()
+            except SystemExit:
+                pass  # exit_json / fail_json end the module here, as they end a module's process
+            except BaseException:  # pylint: disable=broad-exception-caught
+                stderr = traceback.format_exc()  # parsed below as a module's traceback is (MODULE FAILURE)
+        return self.parse_output({"rc": 1 if stderr else 0, "stdout": stdout.getvalue(), "stderr": stderr})
+
+    def parse_output(self, res: dict[str, Any]) -> dict[str, Any]:
+        """The module's printed output as ``ActionBase._execute_module`` turns it into a result, in each ansible-core."""
+        if "profile" in inspect.signature(self._parse_returned_data).parameters:  # 2.19 and later
+            unified = self._parse_returned_data(res, PROFILE)
+            unified.remove_internal_keys()
+            return unified.as_result_dict(for_round_trip=True)
+        data = self._parse_returned_data(res)
+        data.pop("_ansible_suppress_tmpdir_delete", None)
+        remove_internal_keys(data)
+        return data
+
+
+def encode_args(args: dict[str, Any]) -> bytes:
+    """The arguments as ansible-core sends them to a module (``ANSIBLE_MODULE_ARGS``, module_common)."""
+    params = {"ANSIBLE_MODULE_ARGS": args}
+    if get_module_encoder is not None:
+        return json.dumps(params, cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode()
+    return json.dumps(params, cls=AnsibleJSONEncoder, vault_to_text=True).encode()
+
+
+@contextlib.contextmanager
+def module_context(encoded_args: bytes, environment: dict[str, Any], emit: Any) -> Iterator[None]:
+    """What a module process would have: its arguments in ``basic._ANSIBLE_ARGS``, module_utils in target mode, its
+    own warnings, the task's environment; plus the progress emitter. Everything is put back afterwards, so that the
+    next loop item in this worker starts clean."""
+    saved_args = basic._ANSIBLE_ARGS  # pylint: disable=protected-access
+    saved_profile = getattr(basic, "_ANSIBLE_PROFILE", None)
+    saved_controller = getattr(module_internal, "is_controller", None)
+    saved_environ = dict(os.environ)
+    saved_emitter = _progress.EMITTER
+    basic._ANSIBLE_ARGS = encoded_args  # pylint: disable=protected-access
+    if hasattr(basic, "_ANSIBLE_PROFILE"):
+        basic._ANSIBLE_PROFILE = PROFILE  # pylint: disable=protected-access
+    if saved_controller is not None:
+        module_internal.is_controller = False
+    _clear_module_warnings()
+    os.environ.update({str(key): str(value) for key, value in environment.items()})
+    _progress.EMITTER = emit
+    try:
+        yield
+    finally:
+        _progress.EMITTER = saved_emitter
+        os.environ.clear()
+        os.environ.update(saved_environ)
+        _clear_module_warnings()
+        if saved_controller is not None:
+            module_internal.is_controller = saved_controller
+        basic._ANSIBLE_ARGS = saved_args  # pylint: disable=protected-access
+        if hasattr(basic, "_ANSIBLE_PROFILE"):
+            basic._ANSIBLE_PROFILE = saved_profile  # pylint: disable=protected-access
+
+
+def _clear_module_warnings() -> None:
+    """Empty module_utils' process-wide warning and deprecation stores (a list before 2.19, a dict since)."""
+    for name in ("_global_warnings", "_global_deprecations"):
+        store = getattr(module_warnings, name, None)
+        if store is not None:
+            store.clear()
+
+
+def task_secrets(args: dict[str, Any], environment: dict[str, Any]) -> set[str]:
+    """The secret values a task carries: credential options (or their ``BK_*`` environment variables, from the task's
+    ``environment:`` or the controller's), passwords in URL options, and secret variables' values safe to mask
+    everywhere (``_secrets.mask_safe``; shorter ones are masked structurally by the module)."""
+    found = set()
+    for option, variables in SECRET_OPTIONS.items():
+        candidates = [args.get(option)] + [environment.get(name, os.environ.get(name)) for name in variables]
+        # at least MIN_MASKED_LENGTH: a shorter credential would wipe any text containing it (Ansible's no_log in the
+        # module masks it wherever it stands as a value)
+        found.update(str(value) for value in candidates if isinstance(value, str) and len(value.strip()) >= MIN_MASKED_LENGTH)
+    found.update(url_passwords(args))
+    found.update(str(value) for value, _why in raw_secret_values(args) if mask_safe(value))
+    return found
+
+
+def mask_result(result: dict[str, Any], args: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
+    """``result`` with every secret value of the task replaced inside every string, except in the names and ids JOB
+    reports (``_module.IDENTITY_FIELDS``, which the module already protects); the one masking step of every path."""
+    secrets = task_secrets(args, environment)
+    return hide_in_text(result, secrets) if secrets else result
