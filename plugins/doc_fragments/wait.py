@@ -38,8 +38,19 @@ options:
       - What to do when the job waits for a person to confirm a step (status 7, C(waiting_user)).
       - V(wait) keeps waiting (within O(wait_timeout)), V(fail) fails the task, V(return) returns successfully
         with the status.
+      - V(confirm) confirms the step (C(operate_step_instance) operation 6, confirm and continue) and waits on, but
+        only while no host of the job has failed so far. A host counts by its current status, so one that failed and
+        was recovered by O(retry_failed_hosts) does not count; a step whose errors were ignored does. Otherwise it fails
+        as V(fail) does, saying how many hosts failed; C(failed_hosts) lists them.
+      - V(terminate) ends the job at the confirmation step (operation 9, confirm terminate), waits for JOB to end it
+        and fails the task with status 13 (C(confirm_terminated)), saying that it was ended on purpose. The job did not
+        run its later steps, so the task fails, as with O(terminate_on_timeout); use V(return) to stop at a
+        confirmation with an ok task instead.
+      - JOB takes V(confirm) and V(terminate) only from the step's confirm users (or roles) and fails the task with
+        1244016 and stage C(operate) for anyone else; the job then still waits. Each confirmation step is answered once.
+        A step that waits but is not a confirmation step (a paused rolling step) fails the task as V(fail) does.
     type: str
-    choices: [wait, fail, return]
+    choices: [wait, fail, return, confirm, terminate]
     default: wait
   log_max_bytes:
     description:
@@ -56,4 +67,25 @@ options:
         database and a terminal. Each returned host adds about 200 bytes besides its log.
     type: int
     default: 1048576
+  retry_failed_hosts:
+    description:
+      - When the job ends failed (status 4 or 9) in a step with failed hosts, retry that step's failed hosts in the
+        same job instance (C(operate_step_instance) operation 2, retry failed) and wait again, up to this many times
+        per step. JOB runs the step again on its failed hosts only; hosts that succeeded keep their result, and the
+        job goes on from that step when it succeeds.
+      - Counted per step, so a host runs a step at most 1 + O(retry_failed_hosts) times; every retry happens within
+        the one O(wait_timeout). A job stopped on purpose (terminated, status 8 or 11) is never retried.
+      - C(retries) says per step and per host how many runs it took and which hosts recovered; C(failed_hosts)
+        lists the hosts still failed. When JOB refuses a retry (no permission, for example), a warning says so and
+        the job's failure is reported as it is.
+      - V(0) (the default) never retries. At most V(100).
+    type: int
+    default: 0
+  show_progress:
+    description:
+      - Show progress lines while the task waits (the job's status as it changes, and each retry or confirmation the
+        task sends). Only where the task runs on the controller; a module run elsewhere (a delegated host, C(async))
+        shows nothing before it ends.
+    type: bool
+    default: true
 """

@@ -75,10 +75,12 @@ TENANT_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 
 
 HOST_RESULT_CHOICES = ("none", "failed", "all")
-WAITING_USER_CHOICES = ("wait", "fail", "return")
+WAITING_USER_CHOICES = ("wait", "fail", "return", "confirm", "terminate")
 MAX_LOG_BYTES = 1 << 40  # a bound, so that absurd values fail clearly
+MAX_RETRY_FAILED_HOSTS = 100  # retry rounds per step: a bound, so that a typo cannot keep a failing job re-running for hours
 
-# The options that control waiting; shared by execute_job_plan and job_instance_info.
+# The options that control waiting; shared by every module that waits for a job (execute_job_plan, job_instance_info,
+# operate_job_instance, operate_step_instance).
 WAIT_ARGSPEC: dict[str, dict[str, Any]] = {
     "wait_timeout": {"type": "int", "default": 3600},
     "poll_interval": {"type": "float", "default": 1.0},
@@ -86,6 +88,8 @@ WAIT_ARGSPEC: dict[str, dict[str, Any]] = {
     "on_waiting_user": {"type": "str", "default": "wait", "choices": list(WAITING_USER_CHOICES)},
     "log_max_bytes": {"type": "int", "default": 4096},
     "log_total_max_bytes": {"type": "int", "default": 1048576},
+    "retry_failed_hosts": {"type": "int", "default": 0},
+    "show_progress": {"type": "bool", "default": True},
 }
 
 
@@ -127,6 +131,8 @@ class WaitOptions(NamedTuple):
     log_total_max_bytes: int = 1048576  # all logs of one result
     host_results: str = "none"  # HOST_RESULT_CHOICES
     terminate_on_timeout: bool = False
+    retry_failed_hosts: int = 0  # retry rounds (step operation 2) per failed step, 0..MAX_RETRY_FAILED_HOSTS
+    show_progress: bool = True  # progress lines while waiting (read by _progress)
 
 
 def wait_options(params: dict[str, Any]) -> WaitOptions:
@@ -141,10 +147,15 @@ def wait_options(params: dict[str, Any]) -> WaitOptions:
     for option in ("log_max_bytes", "log_total_max_bytes"):
         if not 0 <= params[option] <= MAX_LOG_BYTES:
             raise InputError(f"{option} must be 0 (no logs) or more, at most {MAX_LOG_BYTES}, got {params[option]}.")
+    retries = params.get("retry_failed_hosts", 0)
+    if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRY_FAILED_HOSTS:
+        raise InputError(f"retry_failed_hosts must be a whole number of retries per failed step, from 0 (no retry) to "
+                         f"{MAX_RETRY_FAILED_HOSTS}, got {retries!r}.")
     return WaitOptions(
         wait_timeout=params["wait_timeout"], poll_interval=params["poll_interval"], poll_max_interval=params["poll_max_interval"],
         on_waiting_user=params["on_waiting_user"], log_max_bytes=params["log_max_bytes"], log_total_max_bytes=params["log_total_max_bytes"],
-        host_results=params.get("host_results") or "none", terminate_on_timeout=bool(params.get("terminate_on_timeout")))
+        host_results=params.get("host_results") or "none", terminate_on_timeout=bool(params.get("terminate_on_timeout")),
+        retry_failed_hosts=retries, show_progress=bool(params.get("show_progress", True)))
 
 
 def http_url(value: str, option: str) -> str:

@@ -11,8 +11,8 @@ Status codes are JOB's ``RunStatusEnum`` (``_api.STATUS_*``); FINISHED_STATUSES 
 ``finished`` from. A status only ends the wait (``_wait``) when JOB also says ``finished``, and the reverse: the two are
 read together. The result's ``job_finished`` comes from the status table alone, so that a JOB answering
 ``finished: true`` at status 7 (3.5.x) cannot fool it; ``finished`` is not a result key (Ansible's async machinery owns
-it). The result: ``JobInstance.report`` (steps, hosts, log tails within a byte budget, output variables) and
-``apply_outcome_rules`` (which statuses fail the task, which only warn).
+it). The result: ``JobInstance.report`` (steps, hosts, ``failed_hosts``, the ``retries`` of ``_wait``, log tails within a
+byte budget, output variables) and ``apply_outcome_rules`` (which statuses fail the task, which only warn).
 """
 
 from __future__ import annotations
@@ -114,6 +114,9 @@ class JobInstance:
         self.no_host_results = False
         self._host_read_failures = 0
         self.had_hosts = False  # whether the last status read carried host results
+        # Failed steps retried by _wait (retry_failed_hosts), by step_instance_id in the order first retried:
+        # {"step_instance_id", "step_name", "rounds": retries sent, "attempts": {host key: runs of the step on it}, "hosts": {key: host}}
+        self.retried: dict[Any, dict[str, Any]] = {}
 
     # ---------------------------------------------------------------------------------- reading
     def status(self, *, with_hosts: bool, stage: str = "wait") -> dict[str, Any]:
@@ -155,7 +158,8 @@ class JobInstance:
                       "containers. Its outcome and steps are reported without hosts or logs; see them in JOB's web console.")
         instance = data.get("job_instance") or {}
         status = instance.get("status")
-        steps = [self._step(step, options.host_results) for step in data.get("step_instance_list") or []]
+        step_list = data.get("step_instance_list") or []
+        steps = [self._step(step, options.host_results) for step in step_list]
         if options.log_max_bytes > 0 and options.host_results != "none":
             self._attach_logs(steps, options.log_max_bytes, options.log_total_max_bytes)
         return {
@@ -169,7 +173,9 @@ class JobInstance:
             "end_time": instance.get("end_time"),
             "total_time": instance.get("total_time"),
             "steps": [step for step, _hosts in steps],
-            "host_summary": host_summary(data.get("step_instance_list") or []),
+            "host_summary": host_summary(step_list),
+            "failed_hosts": failed_hosts(step_list),
+            "retries": retries_report(self.retried, step_list),
             "output_vars": self._output_vars() if output_vars else {},
         }
 
@@ -285,12 +291,76 @@ def host_count(data: dict[str, Any]) -> int:
     return sum(len(step.get("step_ip_result_list") or []) for step in data.get("step_instance_list") or [])
 
 
+def host_key(host: dict[str, Any]) -> Any:
+    """One host across steps: its CMDB id, else its cloud area and IP (as ``host_summary`` counts them)."""
+    return host.get("bk_host_id") or (host.get("bk_cloud_id"), host.get("ip"))
+
+
+def host_failed(code: Any) -> bool:
+    """A host status that ``host_summary`` counts as failed: neither success (9, 3) nor still going (5, 7)."""
+    return code not in HOST_OK and code not in HOST_RUNNING
+
+
+def failed_hosts(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The hosts ``host_summary`` counts as failed, one item each, shaped for ``ansible.builtin.add_host``.
+
+    ``steps``: get_job_instance_status's ``step_instance_list`` (with host results; without them, nothing is found).
+    A host failed in several steps (an ignored error, then the failed step) appears once, with the first of them. Items:
+    ``name`` (the address to reach the host: ``ip``, else ``ipv6`` when JOB gives one, else null), ``bk_host_id``, ``ip``,
+    ``bk_cloud_id``, ``step_instance_id``, ``step_name``, ``status``, ``status_name``, ``exit_code``, ``error_code``.
+    One pass over the hosts, no request: 50,000 failed hosts cost milliseconds (benchmarks/).
+    """
+    seen: set[Any] = set()
+    found = []
+    for step in steps:
+        for host in step.get("step_ip_result_list") or []:
+            code = host.get("status")
+            if not host_failed(code):
+                continue
+            key = host_key(host)
+            if key in seen:
+                continue
+            seen.add(key)
+            found.append({
+                "name": host.get("ip") or host.get("ipv6") or None, "bk_host_id": host.get("bk_host_id"), "ip": host.get("ip"),
+                "bk_cloud_id": host.get("bk_cloud_id"), "step_instance_id": step.get("step_instance_id"), "step_name": step.get("name"),
+                "status": code, "status_name": host_status_name(code), "exit_code": host.get("exit_code"),
+                "error_code": host.get("error_code"),
+            })
+    return found
+
+
+def retries_report(retried: dict[Any, dict[str, Any]], steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The result's ``retries``: per retried step, the retries sent and per host the runs of the step and whether it recovered.
+
+    ``retried``: ``JobInstance.retried`` (kept by ``_wait``); ``steps``: the final ``step_instance_list``. A host
+    ``recovered`` when its final status in that step is a success (9, or 3 "succeeded last time"); null when the final
+    read has no host results for the step (targets JOB's v3 status cannot report, such as containers).
+    """
+    final = {step.get("step_instance_id"): step for step in steps}
+    report = []
+    for step_instance_id, record in retried.items():
+        statuses = {host_key(host): host.get("status") for host in (final.get(step_instance_id) or {}).get("step_ip_result_list") or []}
+        hosts = []
+        for key, host in record["hosts"].items():
+            recovered = (statuses[key] in HOST_OK) if key in statuses else None
+            hosts.append({"name": host.get("ip") or host.get("ipv6") or None, "bk_host_id": host.get("bk_host_id"), "ip": host.get("ip"),
+                          "bk_cloud_id": host.get("bk_cloud_id"), "attempts": record["attempts"][key], "recovered": recovered})
+        report.append({
+            "step_instance_id": step_instance_id, "step_name": record["step_name"], "rounds": record["rounds"],
+            "hosts_recovered": sum(1 for host in hosts if host["recovered"]),
+            "hosts_failed": sum(1 for host in hosts if host["recovered"] is False),
+            "hosts": hosts,
+        })
+    return report
+
+
 def host_summary(steps: list[dict[str, Any]]) -> dict[str, int]:
     """Distinct hosts over all steps: failed if any step failed on it, running if any still runs, else success."""
     state: dict[Any, str] = {}
     for step in steps:
         for host in step.get("step_ip_result_list") or []:
-            key = host.get("bk_host_id") or (host.get("bk_cloud_id"), host.get("ip"))
+            key = host_key(host)
             code = host.get("status")
             now = "success" if code in HOST_OK else "running" if code in HOST_RUNNING else "failed"
             before = state.get(key)
@@ -315,8 +385,8 @@ def apply_outcome_rules(result: dict[str, Any], on_waiting_user: str, warn: Call
         raise JobFailedError(f"{job} waits for a person to confirm a step (status waiting_user): confirm or terminate it in JOB's web "
                              "console, then attach with blueking.job.job_instance_info.", stage="wait", code=status, message=name)
     elif verdict == "fail":
-        raise JobFailedError(f"{job} ended with status {name} ({status}){_failed_hosts(result)}; see steps[].hosts for exit codes and logs.",
-                             stage="wait", code=status, message=name)
+        raise JobFailedError(f"{job} ended with status {name} ({status}){_failed_hosts(result)}{_retried(result)}; see failed_hosts, "
+                             "and steps[].hosts for exit codes and logs.", stage="wait", code=status, message=name)
 
 
 def _failed_hosts(result: dict[str, Any]) -> str:
@@ -326,3 +396,17 @@ def _failed_hosts(result: dict[str, Any]) -> str:
     if summary.get("failed"):
         return f": {summary['failed']} of {summary['total']} hosts failed{where}"
     return where
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def _retried(result: dict[str, Any]) -> str:
+    """What retry_failed_hosts did, for the failure message: '(retried 2 times: 1 host recovered, 3 still failed)'."""
+    parts = []
+    for record in result.get("retries") or []:
+        times = "once" if record["rounds"] == 1 else f"{record['rounds']} times"
+        parts.append(f"step '{record['step_name']}' retried {times}: {plural(record['hosts_recovered'], 'host')} recovered, "
+                     f"{record['hosts_failed']} still failed")
+    return f" ({'; '.join(parts)})" if parts else ""

@@ -8,6 +8,10 @@
 """Waiting for a job instance to end: the poll schedule, the history that predicts a job's end, the wait loop and
 termination on timeout, and ``JobWatcher.wait_and_report`` (wait, then report and apply the outcome rules of ``_report``).
 
+While it waits, the watcher acts on the job only as the options ask: ``retry_failed_hosts`` (step operation 2 on a failed
+step) and ``on_waiting_user`` ``confirm`` / ``terminate`` (step operations 6 / 9 on a confirmation step); each act is told
+to the progress display (``progress.note``).
+
 Imported only by a task that waits (docs/performance.md: a task that does not wait never loads or compiles it).
 """
 
@@ -21,17 +25,28 @@ from typing import Any, Callable
 from ansible_collections.blueking.job.plugins.module_utils import _api
 from ansible_collections.blueking.job.plugins.module_utils._api import (
     CODE_TASK_INSTANCE_NOT_EXIST,
+    STATUS_ABNORMAL_STATE,
+    STATUS_CONFIRM_TERMINATED,
+    STATUS_FAIL,
+    STATUS_IGNORE_ERROR,
     STATUS_SUCCESS,
     STATUS_WAITING_USER,
+    STEP_OPERATION_CONFIRM_CONTINUE,
+    STEP_OPERATION_CONFIRM_TERMINATE,
+    STEP_OPERATION_RETRY_FAIL_IP,
+    STEP_TYPE_APPROVAL,
     TASK_OPERATION_TERMINATE,
     TASK_TYPE_NORMAL,
 )
 from ansible_collections.blueking.job.plugins.module_utils._args import WaitOptions
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError, keeping
 from ansible_collections.blueking.job.plugins.module_utils._report import (
+    FAILED_STEP_STATUSES,
     JobInstance,
     apply_outcome_rules,
     host_count,
+    host_failed,
+    host_key,
     job_finished,
     plan_name_of,
     status_name,
@@ -44,6 +59,11 @@ HOST_POLLS = 3  # at most this many polls of a big job ask for host results befo
 SMALL_JOB_HOSTS = 500  # host results per poll below which asking for them on every late poll costs JOB little
 AIM_MARGIN = 0.1  # seconds: aim just after the predicted end, which the launch's own network time shifts a little
 TERMINATE_GRACE = 30.0  # seconds to see a terminated job reach its final status
+CODE_NOT_IN_CONFIRM_USER_LIST = 1244016  # ErrorCode.NOT_IN_CONFIRM_USER_LIST: TaskExecuteServiceImpl.checkConfirmUser
+# A job that ended in one of these with a step in FAILED_STEP_STATUSES is what retry_failed_hosts retries. JobListener
+# .refreshJob ends the job with its failed step's status (4 or 9); TaskExecuteServiceImpl.isStepRetryable also takes 11
+# (terminate_success), which is left alone: a person or terminate_on_timeout stopped that job on purpose.
+RETRIED_JOB_STATUSES = frozenset({STATUS_FAIL, STATUS_ABNORMAL_STATE})
 
 
 class PollSchedule:
@@ -131,15 +151,21 @@ class JobWatcher(JobInstance):
     """Reads, waits for and reports one job instance.
 
     ``monotonic`` (seconds, never going back) times the wait; ``wall_clock`` (epoch seconds) places the history query.
+    ``progress`` (``_progress``), when given, is shown every status read (``observe(data)``) and every act of the
+    watcher on the job (``note(text)``).
     """
 
     def __init__(self, client: Any, scope: dict[str, Any], job_instance_id: int, *, warn: Callable[[str], None],
                  sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time) -> None:
+                 wall_clock: Callable[[], float] = time.time, progress: Any = None) -> None:
         super().__init__(client, scope, job_instance_id, warn=warn)
         self.sleep = sleep
         self.monotonic = monotonic
         self.wall_clock = wall_clock
+        self.progress = progress
+        self.answered: dict[Any, str] = {}  # confirmation steps this task answered: step_instance_id -> "confirm"/"terminate"
+        self.terminated_step: str | None = None  # the confirmation step on_waiting_user=terminate ended the job at
+        self._retry_stopped: set[Any] = set()  # failed steps whose retry JOB refused: not tried again
 
     # ---------------------------------------------------------------------------------- waiting
     def expected_seconds(self, job_plan_id: int | None, name: str | None) -> float | None:
@@ -169,6 +195,10 @@ class JobWatcher(JobInstance):
         Raises JobFailedError on timeout, carrying the last known status in ``result``. Failed polls: a transient
         failure (each already retried by the client) is polled through until ``wait_timeout``, however many come in a
         row; any other failure ends the wait.
+
+        Acts on the job, within the one ``wait_timeout``: a job that ended failed is resumed by ``_retry_failed``
+        (``retry_failed_hosts``), a confirmation step is answered by ``_answer_confirmation`` (``on_waiting_user``
+        ``confirm`` / ``terminate``); after either the wait polls again from ``poll_interval``.
         """
         schedule = schedule or PollSchedule(options, self.monotonic())
         deadline = self.monotonic() + options.wait_timeout
@@ -194,11 +224,24 @@ class JobWatcher(JobInstance):
                                      stage="wait")
                 schedule.retry(failures)
                 continue
+            if self.progress is not None:
+                self.progress.observe(data)
             if self.had_hosts:
                 schedule.small_job = host_count(data) <= SMALL_JOB_HOSTS
-            if self._done(data, options.on_waiting_user):
-                self.final = data if self.had_hosts else None
-                return data
+            status = (data.get("job_instance") or {}).get("status")
+            acted = False
+            if status == STATUS_WAITING_USER and options.on_waiting_user in ("confirm", "terminate"):
+                acted = self._answer_confirmation(data, options)
+            elif self._done(data, options.on_waiting_user):
+                if options.retry_failed_hosts and status in RETRIED_JOB_STATUSES and self.monotonic() < deadline:
+                    acted, data = self._retry_failed(data, options)
+                if not acted:
+                    self.final = data if self.had_hosts else None
+                    return data
+            if acted:
+                # The job runs again (JOB sets it running before it answers): poll it as a job just started.
+                schedule = PollSchedule(options, self.monotonic(), callback=wakeup is not None)
+                continue
             if self.monotonic() >= deadline:
                 raise self._timed_out(data, options)
 
@@ -221,7 +264,9 @@ class JobWatcher(JobInstance):
         try:
             with keeping(known):
                 self.wait(options, schedule=schedule, wakeup=wakeup)
-        except JobFailedError as err:
+        except BKJobError as err:
+            if not isinstance(err, JobFailedError) and err.stage != "operate":
+                raise
             try:
                 err.keep(self.report(options, output_vars=output_vars))  # the report after what was known
             except BKJobError as report_err:
@@ -230,15 +275,170 @@ class JobWatcher(JobInstance):
         with keeping(known):
             result = {**known, **self.report(options, output_vars=output_vars)}
         with keeping(result):
-            apply_outcome_rules(result, options.on_waiting_user, self.warn)
+            try:
+                apply_outcome_rules(result, options.on_waiting_user, self.warn)
+            except JobFailedError as err:
+                if self.terminated_step is not None and result["status"] == STATUS_CONFIRM_TERMINATED:
+                    raise err.reword(f"Job instance {self.job_instance_id} ended with status confirm_terminated ({STATUS_CONFIRM_TERMINATED}): "
+                                     f"on_waiting_user=terminate ended it at confirmation step '{self.terminated_step}', as asked. "
+                                     "Its later steps did not run.")
+                raise
         return result
 
     @staticmethod
     def _done(data: dict[str, Any], on_waiting_user: str) -> bool:
         status = (data.get("job_instance") or {}).get("status")
         if status == STATUS_WAITING_USER:
-            return on_waiting_user != "wait"
+            return on_waiting_user in ("fail", "return")
         return bool(data.get("finished")) and job_finished(status)
+
+    # ---------------------------------------------------------------------------------- acting on the job
+    def _note(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.note(text)
+
+    def _with_hosts(self, data: dict[str, Any]) -> dict[str, Any]:
+        """``data`` if it carries host results, else the status read again with them (one read)."""
+        if self.had_hosts or self.no_host_results:
+            return data
+        fresh = self.status(with_hosts=True)
+        if self.progress is not None:
+            self.progress.observe(fresh)
+        return fresh
+
+    def _retry_failed(self, data: dict[str, Any], options: WaitOptions) -> tuple[bool, dict[str, Any]]:
+        """retry_failed_hosts: send step operation 2 (RETRY_FAIL_IP) for the failed step of a job that ended failed, while
+        that step has retries left; whether the job runs again, and the status data (read again with host results).
+
+        Rounds are counted per step (``JobInstance.retried``): each failed step gets ``retry_failed_hosts`` retries, so a
+        host runs a step at most 1 + retry_failed_hosts times. JOB runs the step again on its failed hosts only
+        (TaskExecuteServiceImpl.retryStepFail accepts a step in 4, 9 or 11 and sets the job running before it answers);
+        hosts that succeeded keep their result (3, "succeeded last time"). A step whose failed hosts are known and
+        are none is not retried. A refused retry (a permission, a JOB that cannot) is warned about, and the job's failure
+        reported as it is; an unclear answer counts as sent when the job reads as running again.
+        """
+        steps = data.get("step_instance_list") or []
+        step = next((step for step in steps if step.get("status") in FAILED_STEP_STATUSES), None)
+        if step is None or step.get("step_instance_id") in self._retry_stopped:
+            return False, data
+        step_id = step.get("step_instance_id")
+        record = self.retried.get(step_id)
+        if record is not None and record["rounds"] >= options.retry_failed_hosts:
+            return False, data
+        data = self._with_hosts(data)
+        step = next((item for item in data.get("step_instance_list") or [] if item.get("step_instance_id") == step_id), step)
+        failed = [host for host in step.get("step_ip_result_list") or [] if host_failed(host.get("status"))]
+        if self.had_hosts and not failed:
+            return False, data
+        name = step.get("name")
+        if record is None:
+            record = self.retried[step_id] = {"step_instance_id": step_id, "step_name": name, "rounds": 0, "attempts": {}, "hosts": {}}
+        for host in failed:
+            key = host_key(host)
+            record["hosts"].setdefault(key, host)
+            record["attempts"].setdefault(key, 1)
+        round_no = record["rounds"] + 1
+        try:
+            _api.operate_step_instance(self.client, self.scope, self.job_instance_id, step_id, STEP_OPERATION_RETRY_FAIL_IP, stage="operate")
+        except BKJobError as err:
+            if not self._runs_again():
+                self._retry_stopped.add(step_id)
+                self.warn(f"retry_failed_hosts: JOB did not retry the failed hosts of step '{name}' of job instance {self.job_instance_id} "
+                          f"(retry {round_no} of {options.retry_failed_hosts}): {err.msg} The job's failure is reported as it is.")
+                return False, data
+        record["rounds"] = round_no
+        for host in failed:
+            record["attempts"][host_key(host)] += 1
+        hosts = f"{len(failed)} failed hosts" if failed or self.had_hosts else "the failed targets"
+        self._note(f"retrying {hosts} of step '{name}' (retry {round_no} of {options.retry_failed_hosts})")
+        return True, data
+
+    def _runs_again(self) -> bool:
+        """After an unclear answer to a step operation: whether the job reads as unfinished again (JOB took it)."""
+        try:
+            current = self.status(with_hosts=False, stage="operate")
+        except BKJobError:
+            return False
+        return not job_finished((current.get("job_instance") or {}).get("status"))
+
+    def _answer_confirmation(self, data: dict[str, Any], options: WaitOptions) -> bool:
+        """on_waiting_user confirm / terminate at status 7: whether an answer was sent (the job moves on).
+
+        ``confirm`` sends step operation 6 (CONFIRM_CONTINUE) only while no host of the job has failed (host results,
+        or a step whose errors were ignored); otherwise it fails as ``fail`` does, saying why. ``terminate`` sends 9
+        (CONFIRM_TERMINATE): JOB ends step and job with 13 (ConfirmStepEventHandler.confirmStepTerminate). JOB takes
+        either only from the step's confirm users or roles (TaskExecuteServiceImpl.checkConfirmUser, 1244016 otherwise),
+        and only on a confirmation step: a rolling step that waits (also 7) fails here as ``fail`` does. Each step is
+        answered once; while JOB has not yet moved on, the wait polls on.
+        """
+        choice = options.on_waiting_user
+        job = f"Job instance {self.job_instance_id}"
+        step = next((item for item in data.get("step_instance_list") or [] if item.get("status") == STATUS_WAITING_USER), None)
+        if step is None or step.get("step_instance_id") in self.answered:
+            return False
+        name = step.get("name")
+        if step.get("type") != STEP_TYPE_APPROVAL:
+            raise JobFailedError(f"{job} waits for a person at step '{name}', which is not a confirmation step (a rolling step "
+                                 f"paused by JOB): on_waiting_user={choice} answers confirmation steps only. Continue or terminate it "
+                                 "in JOB's web console, then attach with blueking.job.job_instance_info.",
+                                 stage="wait", code=STATUS_WAITING_USER, message=status_name(STATUS_WAITING_USER))
+        if choice == "confirm":
+            why = self._failures_so_far(self._with_hosts(data))
+            if why:
+                raise JobFailedError(f"{job} waits for a person to confirm step '{name}', and on_waiting_user=confirm did not confirm "
+                                     f"it: {why}, and confirm only confirms while no host has failed. Look at failed_hosts, then "
+                                     "confirm or terminate the step in JOB's web console (or with blueking.job.operate_step_instance).",
+                                     stage="wait", code=STATUS_WAITING_USER, message=status_name(STATUS_WAITING_USER))
+        code = STEP_OPERATION_CONFIRM_CONTINUE if choice == "confirm" else STEP_OPERATION_CONFIRM_TERMINATE
+        try:
+            _api.operate_step_instance(self.client, self.scope, self.job_instance_id, step.get("step_instance_id"), code, stage="operate")
+        except BKJobError as err:
+            if self._answered_elsewhere(step.get("step_instance_id")):
+                self.warn(f"on_waiting_user={choice}: step '{name}' of job instance {self.job_instance_id} was answered by someone else "
+                          f"meanwhile (JOB answered this task: {err.msg}); the wait goes on.")
+                self.answered[step.get("step_instance_id")] = "elsewhere"
+                return False
+            if err.code == CODE_NOT_IN_CONFIRM_USER_LIST:
+                raise err.reword(prefix=f"on_waiting_user={choice}: JOB refused to {choice} step '{name}' of job instance {self.job_instance_id}: ",
+                                 suffix="Only the step's confirm users (or roles) may answer it, and this task's user is not among them: "
+                                        "add the user to the step's confirm users in the plan, or answer it in JOB's web console.",
+                                 stage="operate")
+            raise err.reword(prefix=f"on_waiting_user={choice}: answering step '{name}' of job instance {self.job_instance_id} failed: ",
+                             suffix="The job may still wait for a person: see it in JOB's web console.", stage="operate")
+        self.answered[step.get("step_instance_id")] = choice
+        if choice == "terminate":
+            self.terminated_step = name
+            self._note(f"terminating the job at confirmation step '{name}' (on_waiting_user=terminate)")
+        else:
+            self._note(f"confirmed step '{name}' (on_waiting_user=confirm)")
+        return True
+
+    @staticmethod
+    def _failures_so_far(data: dict[str, Any]) -> str:
+        """Why confirm must not confirm: hosts that failed so far (their current status) or steps whose errors were
+        ignored; "" when none. A host that failed and was recovered by retry_failed_hosts has succeeded since."""
+        failed_hosts = set()
+        ignored = []
+        for step in data.get("step_instance_list") or []:
+            if step.get("status") in (STATUS_IGNORE_ERROR, *FAILED_STEP_STATUSES):
+                ignored.append(step.get("name"))
+            for host in step.get("step_ip_result_list") or []:
+                if host_failed(host.get("status")):
+                    failed_hosts.add(host_key(host))
+        if failed_hosts:
+            return f"{len(failed_hosts)} host{'' if len(failed_hosts) == 1 else 's'} failed so far"
+        if ignored:
+            return f"step '{ignored[0]}' failed with its errors ignored"
+        return ""
+
+    def _answered_elsewhere(self, step_instance_id: Any) -> bool:
+        """After a refused or unclear answer: whether that step no longer waits (someone else, or JOB, answered it)."""
+        try:
+            current = self.status(with_hosts=False, stage="operate")
+        except BKJobError:
+            return False
+        step = next((item for item in current.get("step_instance_list") or [] if item.get("step_instance_id") == step_instance_id), {})
+        return step.get("status") != STATUS_WAITING_USER
 
     def _timed_out(self, data: dict[str, Any] | None, options: WaitOptions) -> JobFailedError:
         last = status_name(((data or {}).get("job_instance") or {}).get("status"))

@@ -1,0 +1,257 @@
+# Copyright (c) 2026 blueking.job contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What the watcher does to a job while it waits (retry_failed_hosts, on_waiting_user confirm / terminate), the
+failed_hosts and retries of the report, and the wait options behind them; against the emulator where JOB answers."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from ansible_collections.blueking.job.plugins.module_utils import _report, _wait
+from ansible_collections.blueking.job.plugins.module_utils._args import MAX_RETRY_FAILED_HOSTS, WAIT_ARGSPEC, WaitOptions, wait_options
+from ansible_collections.blueking.job.plugins.module_utils._client import Client
+from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, InputError, JobFailedError
+from support import APP_CODE, APP_SECRET, PLAN_DEPLOY_APP  # pylint: disable=import-error
+
+SCOPE = {"bk_biz_id": 2}
+FAST = WaitOptions(wait_timeout=30, poll_interval=0.05, poll_max_interval=0.2, log_max_bytes=0, host_results="failed")
+TWO_HOSTS = [{"name": "target_hosts", "server": {"host_id_list": [101, 102]}}]
+
+
+def client_of(emulator, user="admin"):
+    return Client(emulator.url, credentials={"bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET, "bk_username": user},
+                  sleep=lambda _seconds: None)
+
+
+def launch(client, global_var_list=None):
+    params = {**SCOPE, "job_plan_id": PLAN_DEPLOY_APP, "global_var_list": global_var_list or TWO_HOSTS}
+    return client.call("execute_job_plan", params, stage="launch").data["job_instance_id"]
+
+
+class Progress:
+    """What a progress display is shown: every status read, every act of the watcher."""
+
+    def __init__(self):
+        self.statuses = []
+        self.notes = []
+
+    def observe(self, data):
+        self.statuses.append((data.get("job_instance") or {}).get("status"))
+
+    def note(self, text):
+        self.notes.append(text)
+
+
+def operations(job):
+    return [(request["body"]["step_instance_id"], request["body"]["operation_code"]) for request in job.requests("operate_step_instance")]
+
+
+# ---------------------------------------------------------------------------------------------- options
+def test_the_new_options_have_their_defaults_and_bounds():
+    assert WAIT_ARGSPEC["retry_failed_hosts"] == {"type": "int", "default": 0}
+    assert WAIT_ARGSPEC["show_progress"] == {"type": "bool", "default": True}
+    assert WAIT_ARGSPEC["on_waiting_user"]["choices"] == ["wait", "fail", "return", "confirm", "terminate"]
+    base = {name: spec.get("default") for name, spec in WAIT_ARGSPEC.items()}
+    options = wait_options(base)
+    assert options.retry_failed_hosts == 0 and options.show_progress is True
+    assert wait_options({**base, "retry_failed_hosts": MAX_RETRY_FAILED_HOSTS, "show_progress": False})[-2:] == (MAX_RETRY_FAILED_HOSTS, False)
+    for bad in (-1, MAX_RETRY_FAILED_HOSTS + 1, True):
+        with pytest.raises(InputError, match=r"retry_failed_hosts must be a whole number of retries per failed step, from 0 \(no retry\) to 100"):
+            wait_options({**base, "retry_failed_hosts": bad})
+
+
+# ---------------------------------------------------------------------------------------------- failed_hosts
+def host(host_id, status, ip=None, **fields):
+    return {"bk_host_id": host_id, "ip": ip or f"10.0.0.{host_id % 250}", "bk_cloud_id": 0, "status": status, "exit_code": 1,
+            "error_code": 0, **fields}
+
+
+def test_failed_hosts_lists_each_failed_host_once_with_its_first_failed_step():
+    steps = [
+        {"step_instance_id": 11, "name": "check env", "status": 6,
+         "step_ip_result_list": [host(101, 104), host(102, 9), host(103, 3)]},
+        {"step_instance_id": 12, "name": "restart", "status": 4,
+         "step_ip_result_list": [host(101, 104), host(102, 11), host(104, 7), {"bk_host_id": None, "ip": None, "ipv6": "fd00::5",
+                                                                                "bk_cloud_id": 1, "status": 0}]},
+    ]
+    found = _report.failed_hosts(steps)
+    assert [(item["bk_host_id"], item["step_instance_id"]) for item in found] == [(101, 11), (102, 12), (None, 12)]
+    assert found[0] == {"name": "10.0.0.101", "bk_host_id": 101, "ip": "10.0.0.101", "bk_cloud_id": 0, "step_instance_id": 11,
+                        "step_name": "check env", "status": 104, "status_name": "script_nonzero_exit", "exit_code": 1, "error_code": 0}
+    assert found[2]["name"] == "fd00::5", "an IPv6-only host is reached by its IPv6 address"
+    assert len(found) == _report.host_summary(steps)["failed"], "failed_hosts and host_summary count the same hosts"
+    assert _report.failed_hosts([{"step_instance_id": 1, "step_ip_result_list": None}]) == []
+
+
+def test_failed_hosts_of_50000_hosts_costs_well_under_two_seconds():
+    steps = [{"step_instance_id": 1, "name": "big", "status": 4,
+              "step_ip_result_list": [host(100000 + index, 104, ip=f"10.{index // 62500}.{index // 250 % 250}.{index % 250 + 1}")
+                                      for index in range(50000)]}]
+    started = time.process_time()
+    found = _report.failed_hosts(steps)
+    assert time.process_time() - started < 2.0
+    assert len(found) == 50000 and found[-1]["bk_host_id"] == 149999
+
+
+def test_retries_report_says_per_host_attempts_and_recovery():
+    retried = {12: {"step_instance_id": 12, "step_name": "restart", "rounds": 2,
+                    "attempts": {101: 2, 102: 3}, "hosts": {101: host(101, 104), 102: host(102, 104)}}}
+    final = [{"step_instance_id": 12, "name": "restart", "status": 4, "step_ip_result_list": [host(101, 9), host(102, 104), host(103, 3)]}]
+    [record] = _report.retries_report(retried, final)
+    assert record == {"step_instance_id": 12, "step_name": "restart", "rounds": 2, "hosts_recovered": 1, "hosts_failed": 1, "hosts": [
+        {"name": "10.0.0.101", "bk_host_id": 101, "ip": "10.0.0.101", "bk_cloud_id": 0, "attempts": 2, "recovered": True},
+        {"name": "10.0.0.102", "bk_host_id": 102, "ip": "10.0.0.102", "bk_cloud_id": 0, "attempts": 3, "recovered": False}]}
+    [unknown] = _report.retries_report(retried, [{"step_instance_id": 12, "step_ip_result_list": None}])
+    assert [item["recovered"] for item in unknown["hosts"]] == [None, None] and unknown["hosts_failed"] == 0
+
+
+def test_the_failure_message_says_what_the_retries_did():
+    result = {"job_instance_id": 7, "status": 4, "status_name": "failed", "job_finished": True,
+              "host_summary": {"total": 2, "failed": 1}, "steps": [{"name": "restart", "status": 4}],
+              "retries": [{"step_name": "restart", "rounds": 2, "hosts_recovered": 1, "hosts_failed": 1}]}
+    with pytest.raises(JobFailedError) as caught:
+        _report.apply_outcome_rules(result, "wait", print)
+    assert caught.value.msg == ("Job instance 7 ended with status failed (4): 1 of 2 hosts failed in step 'restart' (step 'restart' retried "
+                                "2 times: 1 host recovered, 1 still failed); see failed_hosts, and steps[].hosts for exit codes and logs.")
+
+
+def test_confirm_counts_current_failures_and_ignored_errors():
+    assert _wait.JobWatcher._failures_so_far({"step_instance_list": [{"status": 3, "step_ip_result_list": [host(1, 9), host(2, 3)]}]}) == ""
+    assert _wait.JobWatcher._failures_so_far({"step_instance_list": [
+        {"status": 6, "name": "a", "step_ip_result_list": [host(1, 104), host(2, 104)]}]}) == "2 hosts failed so far"
+    assert _wait.JobWatcher._failures_so_far({"step_instance_list": [{"status": 6, "name": "a", "step_ip_result_list": None}]}) == (
+        "step 'a' failed with its errors ignored")
+
+
+# ---------------------------------------------------------------------------------------------- against the emulator
+def test_retry_failed_hosts_retries_the_failed_step_once_and_the_host_recovers(job):
+    client = client_of(job)
+    job.next_launch(final_status=4, failed_hosts=[102])
+    job_instance_id = launch(client)
+    progress = Progress()
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print, progress=progress)
+    result = watcher.wait_and_report(FAST._replace(retry_failed_hosts=2), known={"job_instance_id": job_instance_id})
+    assert result["status_name"] == "success" and result["failed_hosts"] == []
+    failed_step = result["steps"][0]
+    assert operations(job) == [(failed_step["step_instance_id"], 2)], "one retry (code 2) of the failed step only"
+    assert result["retries"] == [{"step_instance_id": failed_step["step_instance_id"], "step_name": failed_step["name"], "rounds": 1,
+                                  "hosts_recovered": 1, "hosts_failed": 0, "hosts": [
+                                      {"name": "10.0.0.2", "bk_host_id": 102, "ip": "10.0.0.2", "bk_cloud_id": 0, "attempts": 2,
+                                       "recovered": True}]}]
+    assert progress.notes == [f"retrying 1 failed hosts of step '{failed_step['name']}' (retry 1 of 2)"]
+    assert 4 in progress.statuses and progress.statuses[-1] == 3
+
+
+def test_without_retry_failed_hosts_nothing_is_retried_and_failed_hosts_is_there_without_host_results(job):
+    client = client_of(job)
+    job.next_launch(final_status=4, failed_hosts=[102])
+    job_instance_id = launch(client)
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    with pytest.raises(JobFailedError) as caught:
+        watcher.wait_and_report(FAST._replace(host_results="none"), known={"job_instance_id": job_instance_id})
+    assert operations(job) == []
+    result = caught.value.result
+    assert [item["bk_host_id"] for item in result["failed_hosts"]] == [102] and result["retries"] == []
+    assert all(step["hosts"] == [] for step in result["steps"])
+    assert "see failed_hosts" in caught.value.msg
+
+
+def test_a_refused_retry_is_warned_about_and_the_failure_reported(job):
+    client = client_of(job)
+    job.next_launch(final_status=4, failed_hosts=[102])
+    job_instance_id = launch(client)
+    job.fault("operate_step_instance", "permission")
+    warnings = []
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=warnings.append)
+    with pytest.raises(JobFailedError) as caught:
+        watcher.wait_and_report(FAST._replace(retry_failed_hosts=3), known={"job_instance_id": job_instance_id})
+    assert caught.value.code == 4 and len(operations(job)) == 1
+    assert len(warnings) == 1 and warnings[0].startswith("retry_failed_hosts: JOB did not retry the failed hosts of step ")
+    assert caught.value.result["retries"][0]["rounds"] == 0
+
+
+def test_confirm_confirms_a_clean_job(job):
+    client = client_of(job)
+    job.next_launch(confirm=True)
+    job_instance_id = launch(client)
+    progress = Progress()
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print, progress=progress)
+    result = watcher.wait_and_report(FAST._replace(on_waiting_user="confirm"), known={"job_instance_id": job_instance_id})
+    approve = next(step for step in result["steps"] if step["type"] == 3)
+    assert result["status_name"] == "success" and operations(job) == [(approve["step_instance_id"], 6)]
+    assert progress.notes == ["confirmed step 'approve' (on_waiting_user=confirm)"]
+
+
+def test_confirm_does_not_confirm_after_a_host_failed(job):
+    client = client_of(job)
+    job.next_launch(confirm=True, final_status=6, failed_hosts=[102])  # the first script step fails on 102, errors ignored
+    job_instance_id = launch(client)
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    with pytest.raises(JobFailedError) as caught:
+        watcher.wait_and_report(FAST._replace(on_waiting_user="confirm"), known={"job_instance_id": job_instance_id})
+    assert operations(job) == []
+    assert caught.value.code == 7 and "on_waiting_user=confirm did not confirm it: 1 host failed so far" in caught.value.msg
+    assert caught.value.result["status_name"] == "waiting_user" and [item["bk_host_id"] for item in caught.value.result["failed_hosts"]] == [102]
+
+
+def test_terminate_ends_the_job_at_the_confirmation_and_fails_saying_so(job):
+    client = client_of(job)
+    job.next_launch(confirm=True)
+    job_instance_id = launch(client)
+    progress = Progress()
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print, progress=progress)
+    with pytest.raises(JobFailedError) as caught:
+        watcher.wait_and_report(FAST._replace(on_waiting_user="terminate"), known={"job_instance_id": job_instance_id})
+    result = caught.value.result
+    approve = next(step for step in result["steps"] if step["type"] == 3)
+    assert operations(job) == [(approve["step_instance_id"], 9)]
+    assert result["status"] == 13 and approve["status_name"] == "confirm_terminated" and caught.value.code == 13
+    assert caught.value.msg == (f"Job instance {job_instance_id} ended with status confirm_terminated (13): on_waiting_user=terminate ended "
+                                "it at confirmation step 'approve', as asked. Its later steps did not run.")
+    assert progress.notes == ["terminating the job at confirmation step 'approve' (on_waiting_user=terminate)"]
+
+
+@pytest.mark.parametrize("choice", ["confirm", "terminate"])
+def test_a_user_who_may_not_answer_the_step_gets_a_clear_message(job, choice):
+    job.next_launch(confirm=True)
+    job_instance_id = launch(client_of(job))
+    watcher = _wait.JobWatcher(client_of(job, "alice"), SCOPE, job_instance_id, warn=print)
+    with pytest.raises(BKJobError) as caught:
+        watcher.wait_and_report(FAST._replace(on_waiting_user=choice), known={"job_instance_id": job_instance_id})
+    assert caught.value.code == 1244016 and caught.value.stage == "operate"
+    assert caught.value.msg.startswith(f"on_waiting_user={choice}: JOB refused to {choice} step 'approve' of job instance {job_instance_id}: ")
+    assert "this task's user is not among them" in caught.value.msg
+    assert caught.value.result["job_instance_id"] == job_instance_id and caught.value.result["status_name"] == "waiting_user"
+
+
+def test_a_step_answered_elsewhere_meanwhile_lets_the_wait_go_on(job):
+    """A person confirms in JOB's web console while the task's own confirmation is on its way: JOB refuses the task's
+    (1241003, the step no longer waits), and the wait goes on."""
+    client = client_of(job)
+    job.next_launch(confirm=True)
+    job_instance_id = launch(client)
+    job.fault("operate_step_instance", "slow", seconds=1)
+
+    def person():
+        deadline = time.monotonic() + 20
+        while not job.requests("operate_step_instance") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        job.confirm(job_instance_id, "continue")
+
+    thread = threading.Thread(target=person)
+    thread.start()
+    warnings = []
+    try:
+        watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=warnings.append)
+        result = watcher.wait_and_report(FAST._replace(on_waiting_user="confirm"), known={"job_instance_id": job_instance_id})
+    finally:
+        thread.join()
+    [request] = job.requests("operate_step_instance")
+    assert request["response_code"] == 1241003
+    assert result["status_name"] == "success"
+    assert len(warnings) == 1 and "was answered by someone else meanwhile" in warnings[0]
