@@ -244,6 +244,10 @@ BEHAVIOUR_RULES = {
     "output_vars": (lambda value: isinstance(value, dict) and all(isinstance(item, str) for item in value.values()),
                     "an object of string values"),
     "job_version": (lambda value: value is None or _job_version(value) is not None, "null or a version such as \"3.6.4\""),
+    # how JOB records the launch (TaskStartupModeEnum: 1 web, 2 api, 3 cron) and how long ago it was created (the
+    # instance list's create_time, and start_time when it starts at once): instances the API alone cannot make
+    "launch_mode": (lambda value: _as_long(value) in (1, 2, 3), "1 (web), 2 (api) or 3 (cron)"),
+    "created_seconds_ago": (_is_number, "a number >= 0"),
 }
 
 
@@ -1251,7 +1255,7 @@ def api_execute_job_plan(call):
                     if isinstance(raw.get("server"), dict) else raw for raw in raw_vars]
     variables = resolve_variables(plan, raw_vars, plan["scope"], strict)
     steps = _launch_steps(plan, variables, behaviour)
-    created = now_ms()
+    created = now_ms() - _ms(behaviour.get("created_seconds_ago", 0))
     instance = call.state.create_instance({
         "job_instance_name": plan["name"],
         "plan_id": plan_id,
@@ -1259,7 +1263,7 @@ def api_execute_job_plan(call):
         "scope": plan["scope"],
         "operator": call.user,
         "app_code": call.app_code,
-        "launch_mode": 2,
+        "launch_mode": _as_long(behaviour.get("launch_mode", 2)),
         "type": 0,
         "create_time": created,
         "start_time": created if start_task else None,
