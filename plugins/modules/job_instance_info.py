@@ -223,6 +223,117 @@ host_summary:
       description: Hosts still running or waiting.
       type: int
       sample: 0
+failed_hosts:
+  description:
+    - The hosts that failed (those RV(host_summary) counts as C(failed)), one item each in step order, whatever
+      O(host_results) says; shaped for C(ansible.builtin.add_host) (see the example in the failed hosts guide).
+    - A host that failed in several steps (an ignored error, then the failed step) is listed once, with the first.
+    - Also in the result of a failed task, once the job was read. Empty when no host failed, and for a job whose
+      targets JOB's status API cannot report (containers).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: The address to reach the host (its IPv4 address, else its IPv6 address when JOB gives one, else null).
+      type: str
+      sample: 10.0.0.2
+    bk_host_id:
+      description: CMDB host id; null when JOB gives none.
+      type: int
+      sample: 102
+    ip:
+      description: IPv4 address of the host.
+      type: str
+      sample: 10.0.0.2
+    bk_cloud_id:
+      description: BK-Network area (cloud area) of the host; 0 is the default area.
+      type: int
+      sample: 0
+    step_instance_id:
+      description: The step the host failed in.
+      type: int
+      sample: 30000001
+    step_name:
+      description: Name of that step.
+      type: str
+      sample: check env
+    status:
+      description: JOB's host status code in that step (as RV(steps[].hosts[].status)).
+      type: int
+      sample: 104
+    status_name:
+      description: Name of RV(failed_hosts[].status).
+      type: str
+      sample: script_nonzero_exit
+    exit_code:
+      description: Exit code of the script on the host; null for file steps.
+      type: int
+      sample: 1
+    error_code:
+      description: JOB's error code for the host (0 when none).
+      type: int
+      sample: 0
+retries:
+  description:
+    - What O(retry_failed_hosts) did, one item per step it retried, in the order retried; empty when nothing was
+      retried. A host that recovered has RV(retries[].hosts[].recovered) true; those still failed are also in
+      RV(failed_hosts).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    step_instance_id:
+      description: The retried step.
+      type: int
+      sample: 30000001
+    step_name:
+      description: Name of the retried step.
+      type: str
+      sample: check env
+    rounds:
+      description: Retries sent for the step (C(operate_step_instance) operation 2), at most O(retry_failed_hosts).
+      type: int
+      sample: 2
+    hosts_recovered:
+      description: Hosts of RV(retries[].hosts) that succeeded in the end.
+      type: int
+      sample: 1
+    hosts_failed:
+      description: Hosts of RV(retries[].hosts) still failed in the end.
+      type: int
+      sample: 1
+    hosts:
+      description: Each host that failed in the step, with how many runs of the step it took.
+      type: list
+      elements: dict
+      contains:
+        name:
+          description: The address to reach the host, as RV(failed_hosts[].name).
+          type: str
+          sample: 10.0.0.2
+        bk_host_id:
+          description: CMDB host id; null when JOB gives none.
+          type: int
+          sample: 102
+        ip:
+          description: IPv4 address of the host.
+          type: str
+          sample: 10.0.0.2
+        bk_cloud_id:
+          description: BK-Network area (cloud area) of the host.
+          type: int
+          sample: 0
+        attempts:
+          description: Runs of the step on the host, the first one included (1 + the retries it was part of).
+          type: int
+          sample: 2
+        recovered:
+          description: >-
+            Whether the host succeeded in the step in the end; null when JOB's status gave no host results for the
+            step.
+          type: bool
+          sample: true
 output_vars:
   description: String global variables after the run, by name (from C(get_job_instance_global_var_value)).
   returned: success
@@ -241,7 +352,7 @@ error:
       type: str
       sample: api
     stage:
-      description: Where the task was, one of C(validate), C(auth), C(lookup), C(launch), C(wait), C(logs), C(terminate).
+      description: Where the task was, one of C(validate), C(auth), C(lookup), C(launch), C(wait), C(logs), C(terminate), C(operate).
       type: str
       sample: wait
     api:
