@@ -379,7 +379,14 @@ def apply_outcome_rules(result: dict[str, Any], on_waiting_user: str, warn: Call
     name = result["status_name"]
     job = f"Job instance {result['job_instance_id']}"
     verdict = STATUSES.get(status, (name, "fail" if result["job_finished"] else "poll"))[1]
-    if verdict == "warn":
+    passed = [step for step in result.get("steps") or [] if step.get("status") in (STATUS_SKIPPED, STATUS_IGNORE_ERROR)]
+    if verdict == "ok" and passed:
+        # JobListener.refreshJob moves on after a skipped or ignored-error step and ends the job with SUCCESS: only the
+        # step shows 5 or 6.
+        what = ", ".join(f"'{step.get('name')}' ({step.get('status_name')})" for step in passed)
+        warn(f"{job} ended with status {name} ({status}), but not every step succeeded: {what}{_failed_hosts(result, failed_steps=False)}. "
+             "See failed_hosts.")
+    elif verdict == "warn":
         warn(f"{job} ended with status {name} ({status}): JOB counts it as done, but some steps were skipped or their errors ignored.")
     elif verdict == "user" and on_waiting_user == "fail":
         raise JobFailedError(f"{job} waits for a person to confirm a step (status waiting_user): confirm or terminate it in JOB's web "
@@ -389,12 +396,12 @@ def apply_outcome_rules(result: dict[str, Any], on_waiting_user: str, warn: Call
                              "and steps[].hosts for exit codes and logs.", stage="wait", code=status, message=name)
 
 
-def _failed_hosts(result: dict[str, Any]) -> str:
+def _failed_hosts(result: dict[str, Any], *, failed_steps: bool = True) -> str:
     summary = result.get("host_summary") or {}
-    failed_steps = [step["name"] for step in result.get("steps") or [] if step.get("status") in FAILED_STEP_STATUSES]
-    where = f" in step '{failed_steps[0]}'" if failed_steps else ""
+    steps = [step["name"] for step in result.get("steps") or [] if step.get("status") in FAILED_STEP_STATUSES] if failed_steps else []
+    where = f" in step '{steps[0]}'" if steps else ""
     if summary.get("failed"):
-        return f": {summary['failed']} of {summary['total']} hosts failed{where}"
+        return f"{':' if failed_steps else ';'} {summary['failed']} of {summary['total']} hosts failed{where}"
     return where
 
 

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 from ansible_collections.blueking.job.plugins.module_utils import _api
 from ansible_collections.blueking.job.plugins.module_utils._api import (
+    CODE_NOT_IN_CONFIRM_USER_LIST,
     CODE_TASK_INSTANCE_NOT_EXIST,
     STATUS_ABNORMAL_STATE,
     STATUS_CONFIRM_TERMINATED,
@@ -59,7 +60,6 @@ HOST_POLLS = 3  # at most this many polls of a big job ask for host results befo
 SMALL_JOB_HOSTS = 500  # host results per poll below which asking for them on every late poll costs JOB little
 AIM_MARGIN = 0.1  # seconds: aim just after the predicted end, which the launch's own network time shifts a little
 TERMINATE_GRACE = 30.0  # seconds to see a terminated job reach its final status
-CODE_NOT_IN_CONFIRM_USER_LIST = 1244016  # ErrorCode.NOT_IN_CONFIRM_USER_LIST: TaskExecuteServiceImpl.checkConfirmUser
 # A job that ended in one of these with a step in FAILED_STEP_STATUSES is what retry_failed_hosts retries. JobListener
 # .refreshJob ends the job with its failed step's status (4 or 9); TaskExecuteServiceImpl.isStepRetryable also takes 11
 # (terminate_success), which is left alone: a person or terminate_on_timeout stopped that job on purpose.

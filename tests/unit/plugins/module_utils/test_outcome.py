@@ -55,6 +55,18 @@ def test_failures_raise_with_the_status(status):
     assert "Job instance 7 ended with status" in caught.value.msg
 
 
+@pytest.mark.parametrize("step_status, step_name", [(5, "skipped"), (6, "ignored_error")])
+def test_a_success_after_a_skipped_or_ignored_step_warns(step_status, step_name):
+    """JOB ends a job 3 after a step it skipped or whose errors it ignored (JobListener.refreshJob -> nextStep ->
+    finishJob(SUCCESS)): only the step says so."""
+    warnings = []
+    done = {**result(3, failed=1), "steps": [{"name": "check env", "status": step_status, "status_name": step_name},
+                                             {"name": "restart", "status": 3, "status_name": "success"}]}
+    _report.apply_outcome_rules(done, "wait", warnings.append)
+    assert warnings == [f"Job instance 7 ended with status success (3), but not every step succeeded: 'check env' ({step_name}); "
+                        "1 of 3 hosts failed. See failed_hosts."]
+
+
 def test_failed_job_names_hosts_and_step():
     with pytest.raises(JobFailedError, match=r"2 of 3 hosts failed in step 'check env'"):
         _report.apply_outcome_rules(result(4, failed=2), "wait", print)

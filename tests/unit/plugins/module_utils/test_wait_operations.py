@@ -255,3 +255,23 @@ def test_a_step_answered_elsewhere_meanwhile_lets_the_wait_go_on(job):
     assert request["response_code"] == 1241003
     assert result["status_name"] == "success"
     assert len(warnings) == 1 and "was answered by someone else meanwhile" in warnings[0]
+
+
+def test_retries_are_bounded_per_step_and_only_failed_hosts_run_again(job):
+    """101 fails once, 102 always (emulator fail_attempts): two retries of the step; the second runs 102 alone."""
+    client = client_of(job)
+    job.next_launch(fail_attempts={"101": 1, "102": -1})
+    job_instance_id = launch(client)
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    with pytest.raises(JobFailedError) as caught:
+        watcher.wait_and_report(FAST._replace(retry_failed_hosts=2), known={"job_instance_id": job_instance_id})
+    result = caught.value.result
+    step = result["steps"][0]
+    assert operations(job) == [(step["step_instance_id"], 2)] * 2
+    [record] = result["retries"]
+    assert (record["rounds"], record["hosts_recovered"], record["hosts_failed"]) == (2, 1, 1)
+    assert [(host["bk_host_id"], host["attempts"], host["recovered"]) for host in record["hosts"]] == [(101, 2, True), (102, 3, False)]
+    assert [(item["bk_host_id"], item["step_instance_id"]) for item in result["failed_hosts"]] == [(102, step["step_instance_id"])]
+    assert caught.value.code == 4 and caught.value.msg == (
+        f"Job instance {job_instance_id} ended with status failed (4): 1 of 2 hosts failed in step 'check env' (step 'check env' retried "
+        "2 times: 1 host recovered, 1 still failed); see failed_hosts, and steps[].hosts for exit codes and logs.")
