@@ -60,6 +60,9 @@ DEFAULT_CONFIG = {
     "strict_hosts": False,
     # merged into every launch's behaviour, see compute_progress()
     "default_behaviour": {},
+    # JOB job.execute openapi.v3GetJobInstanceList (OpenApiProperties): startLimitEnabled false by default; a number
+    # turns the limit on with that maxStart (the chart's is 1000): a larger get_job_instance_list start is 1241010
+    "job_instance_list_max_start": None,
 }
 
 ESB_PREFIX = "/api/c/compapi/v2/jobv3/"
@@ -89,6 +92,7 @@ HOSTS = {
     105: {"bk_cloud_id": 1, "ip": "10.0.0.5", "biz": "2"},
     201: {"bk_cloud_id": 0, "ip": "10.0.1.1", "biz": "3"},
     202: {"bk_cloud_id": 0, "ip": "10.0.1.2", "biz": "3"},
+    203: {"bk_cloud_id": 0, "ip": "10.0.1.3", "biz": "3"},
 }
 
 # CMDB topology nodes and dynamic groups -> host ids
@@ -123,19 +127,22 @@ def _var(var_id, name, var_type, value=None, required=0, description="", used=Tr
     return variable
 
 
-def _script_step(step_id, name, target, content="echo ok", param="", language=1):
-    """target: {"variable": NAME} (a host variable) or {"host_ids": [...]} (static hosts); language 6 is SQL."""
+def _script_step(step_id, name, target, content="echo ok", param="", language=1, ignore_error=False):
+    """target: {"variable": NAME} (a host variable) or {"host_ids": [...]} (static hosts); language 6 is SQL.
+    ignore_error: the plan step's is_ignore_error (a failed execution ends the step 6 and the job goes on)."""
     return {"id": step_id, "type": STEP_SCRIPT, "name": name, "target": target, "content": content, "param": param,
-            "language": language}
+            "language": language, "ignore_error": ignore_error}
 
 
-def _file_step(step_id, name, target, source_files, destination):
+def _file_step(step_id, name, target, source_files, destination, ignore_error=False):
     return {"id": step_id, "type": STEP_FILE, "name": name, "target": target,
-            "source_files": source_files, "destination": destination}
+            "source_files": source_files, "destination": destination, "ignore_error": ignore_error}
 
 
-def _confirm_step(step_id, name, users=("admin",), message="please confirm"):
-    return {"id": step_id, "type": STEP_CONFIRM, "name": name, "approval_users": list(users), "message": message}
+def _confirm_step(step_id, name, users=("admin",), roles=(), message="please confirm"):
+    """users / roles: who may confirm (checkConfirmUser); roles are JobRoleEnum or CMDB role names."""
+    return {"id": step_id, "type": STEP_CONFIRM, "name": name, "approval_users": list(users),
+            "approval_roles": list(roles), "message": message}
 
 
 def _plan(plan_id, name, scope, template_id, global_vars, steps, creator="admin", need_update=False, behaviour=None):
@@ -166,9 +173,13 @@ def _deploy_steps(first_step_id):
         _script_step(first_step_id, "check env", target, "#!/bin/bash\ndf -h /data\n"),
         _file_step(first_step_id + 1, "push package", target,
                    [{"host_ids": [104], "files": ["/data/release/app-${app_version}.tar.gz"]}], "/data/app/"),
-        _confirm_step(first_step_id + 2, "approve"),
+        _confirm_step(first_step_id + 2, "approve", roles=("JOB_RESOURCE_TRIGGER_USER",)),
         _script_step(first_step_id + 3, "restart", target, "#!/bin/bash\nsystemctl restart app\n", "${app_version}"),
     ]
+
+
+def _flaky_vars():
+    return [_var(1, "target_hosts", VAR_HOST, required=1, description="hosts to deploy to", host_ids=[201, 202, 203])]
 
 
 def _build_plans():
@@ -192,6 +203,25 @@ def _build_plans():
         # an "execute SQL" step: TaskStepTypeEnum SCRIPT with script_language 6 in the plan, EXECUTE_SQL (4) when run
         _plan(1007, "db-migrate", biz3, 302, [],
               [_script_step(5071, "migrate", {"host_ids": [201]}, "ALTER TABLE app ADD COLUMN note TEXT;\n", language=6)]),
+        # Plans for failed hosts, retries and confirmations (biz 3, hosts 201-203; see README "Seed data")
+        # host 202 fails the first execution of "deploy" only: a retry of the failed hosts recovers it
+        _plan(1008, "flaky-deploy", biz3, 303, _flaky_vars(),
+              [_script_step(5081, "deploy", {"variable": "target_hosts"}, "#!/bin/bash\n./deploy.sh\n"),
+               _script_step(5082, "verify", {"variable": "target_hosts"}, "#!/bin/bash\n./verify.sh\n")],
+              behaviour={"fail_attempts": {"202": 1}}),
+        # the same, then a confirmation that waits for a person (7): the job waits there after a successful retry
+        _plan(1009, "flaky-approve", biz3, 304, _flaky_vars(),
+              [_script_step(5091, "deploy", {"variable": "target_hosts"}, "#!/bin/bash\n./deploy.sh\n"),
+               _confirm_step(5092, "approve", roles=("JOB_RESOURCE_TRIGGER_USER",)),
+               _script_step(5093, "finish", {"variable": "target_hosts"}, "#!/bin/bash\n./finish.sh\n")],
+              behaviour={"fail_attempts": {"202": 1}, "confirm": True}),
+        # a step whose plan ignores errors fails on host 203 (step 6, the job goes on), then a confirmation waits:
+        # a job waiting for a person after a step with a failed host
+        _plan(1010, "guarded-release", biz3, 305, _flaky_vars(),
+              [_script_step(5101, "precheck", {"variable": "target_hosts"}, "#!/bin/bash\n./precheck.sh\n", ignore_error=True),
+               _confirm_step(5102, "approve", roles=("JOB_RESOURCE_TRIGGER_USER",)),
+               _script_step(5103, "release", {"variable": "target_hosts"}, "#!/bin/bash\n./release.sh\n")],
+              behaviour={"failed_hosts": [203], "confirm": True}),
     ]
     for index in range(1, 46):
         plans.append(_plan(1100 + index, f"maintenance-{index:02d}", biz2, 200, [],
@@ -237,6 +267,9 @@ BEHAVIOUR_RULES = {
     "failed_hosts": (lambda value: value is None or _is_int(value, 0, 10 ** 9)
                      or (isinstance(value, list) and all(_as_long(item) is not None for item in value)),
                      "null, a count >= 0 or a list of host ids"),
+    "fail_attempts": (lambda value: value is None or isinstance(value, dict) and all(
+        _as_long(key) is not None and _is_int(count, -1, 10 ** 6) for key, count in value.items()),
+        'null or {"<bk_host_id>": executions that fail (-1: all)}'),
     "fail_step": (lambda value: value is None or _is_int(value, -1000, 1000), "null or a step index (negative counts from the end)"),
     "confirm": (lambda value: isinstance(value, bool), "true or false"),
     "terminate_seconds": (_is_number, "a number >= 0"),
@@ -406,176 +439,326 @@ def _ms(seconds):
 
 
 def resolve_outcome(behaviour, steps):
-    """The deciding step of a launch: {"index", "status" it ends with, "failed" host ids}; fixed at launch.
+    """The deciding step of a launch, fixed at launch: {"index", "status" its first execution ends with, "failed"
+    (host ids that fail that execution), "fail_attempts" ({host id: how many executions fail, -1 = all})}.
 
-    fail_step names it; else the first script step (then file step) when failed_hosts is set or final_status is 6;
-    else the last step.  failed_hosts: a count (the step's first N hosts) or host ids; unset means every host of
-    the step for final_status 4 and 6, none otherwise.  Failed hosts with final_status 3 make the status 4.
+    fail_step names it; else the first script step (then file step) when failed_hosts or fail_attempts is set or
+    final_status is 6; else the last step.  failed_hosts: a count (the step's first N hosts) or host ids; unset means
+    every host of the step for final_status 4 and 6, none otherwise.  Each of them fails its first execution only,
+    unless fail_attempts says how many (hosts fail_attempts names with n != 0 fail the first execution too).
+    Failed hosts with final_status 3 make the status 4.
     """
     final_status = _as_long(behaviour.get("final_status", 3))
     if not steps:
-        return {"index": None, "status": final_status, "failed": frozenset()}
+        return {"index": None, "status": final_status, "failed": frozenset(), "fail_attempts": {}}
     failed_spec = behaviour.get("failed_hosts")
+    attempts_spec = {_as_long(host_id): int(count) for host_id, count in (behaviour.get("fail_attempts") or {}).items()}
     fail_step = behaviour.get("fail_step")
     if fail_step is not None:
         index = max(0, min(len(steps) - 1, fail_step if fail_step >= 0 else len(steps) + fail_step))
-    elif failed_spec is not None or final_status == 6:
+    elif failed_spec is not None or attempts_spec or final_status == 6:
         index = next((index for kinds in (SCRIPT_STEPS, (STEP_FILE,)) for index, step in enumerate(steps) if step["type"] in kinds),
                      len(steps) - 1)
     else:
         index = len(steps) - 1
     host_ids = [host["bk_host_id"] for host in steps[index]["hosts"]]
     if failed_spec is None:
-        failed = host_ids if final_status in (4, 6) else []
+        failed = host_ids if final_status in (4, 6) and not attempts_spec else []
     elif isinstance(failed_spec, int):
         failed = host_ids[:failed_spec]
     else:
         wanted = {_as_long(host_id) for host_id in failed_spec}
         failed = [host_id for host_id in host_ids if host_id in wanted]
-    status = 4 if final_status == 3 and failed else final_status
-    return {"index": index, "status": status, "failed": frozenset(failed)}
+    fail_attempts = {host_id: 1 for host_id in failed}
+    fail_attempts.update({host_id: count for host_id, count in attempts_spec.items() if host_id in host_ids})
+    fail_attempts = {host_id: count for host_id, count in fail_attempts.items() if count != 0}
+    first = frozenset(fail_attempts)
+    status = 4 if final_status == 3 and first else final_status
+    return {"index": index, "status": status, "failed": first, "fail_attempts": fail_attempts}
+
+
+def _fails(outcome, index, host_id, execution):
+    """Whether a host of step index fails its execution-th execution (1-based): only the deciding step's hosts do."""
+    if index != outcome["index"]:
+        return False
+    count = outcome.get("fail_attempts", {}).get(host_id, 0)
+    return count == -1 or execution <= count
+
+
+def _job_times(job, end):
+    """finishJob: end_time is set, total_time only when JOB has none yet (TaskCostCalculator.calculate keeps a
+    total_time left from an earlier end, e.g. after NEXT_STEP on a terminated job)."""
+    job["end"] = end
+    if job["total"] is None:
+        job["total"] = end - job["start"]
+
+
+class _StepReplay:
+    """One step of a job instance replayed from the moment the job reached it, up to at_ms.
+
+    The step starts running (2) for step_seconds, or waits for a person (7) when it is a confirm step and the launch
+    has behaviour confirm.  The events that may change it, in time order: a terminate of the job
+    (instance["terminates"], stops the step that is active then), and the step operations recorded by
+    operate_step_instance or the admin confirm route (instance["step_events"][index]), which were checked against
+    the step's status when they were made (STEP_OPERATIONS), so replaying them in order reproduces the same states.
+
+    What each does is GseStepEventHandler / ConfirmStepEventHandler / JobListener (bk-job job-execute engine):
+    retry_failed (2) re-runs the hosts whose last result is not a success, retry_all (8) every host; both raise
+    execute_count and run for step_seconds (start_time stays, end/total reset).  ignore (3) turns a failed (4) step
+    into 6 and the job goes on.  next (11) turns a stopped step (11) into 5 and the job goes on.  skip (12) turns a
+    stopping step (10) into 5 and the job goes on.  continue (6) ends a waiting confirm step with 3, terminate (9)
+    with 13 (job 13); restart (10) makes a 13 step wait again (start_time now).
+
+    After run(): self.status, self.state (the step's fields) and self.result: ("hold", None) the job stays at this
+    step with the job status self.job_status; ("next", t) the job goes on at t; ("end", t) the job ended at t with
+    the step's status.
+    """
+
+    def __init__(self, instance, index, cursor, at_ms, job):
+        self.instance, self.index, self.at_ms, self.job = instance, index, at_ms, job
+        self.step = instance["steps"][index]
+        behaviour = instance["behaviour"]
+        self.step_ms = _ms(behaviour.get("step_seconds", 0.2))
+        self.outcome = instance["outcome"]
+        self.events = [event for event in (instance.get("step_events") or {}).get(index, []) if event["at"] <= at_ms]
+        self.terminates = [item for item in instance.get("terminates") or [] if cursor <= item["at"] <= at_ms]
+        self.executions = {host["bk_host_id"]: 0 for host in self.step["hosts"]}
+        self.records = {}  # host id -> (status, exit_code, error_code, start, end)
+        self.state = {"status": 1, "start_time": cursor, "end_time": None, "total_time": None, "execute_count": 0,
+                      "run_start": cursor, "run_end": None}
+        self.job_status = 2
+        waits = self.step["type"] == STEP_CONFIRM and behaviour.get("confirm")
+        self.phase = ("wait", cursor) if waits else self._start_run(cursor, list(self.executions), first=True)
+        self.result = None
+
+    # -- phases -----------------------------------------------------------------------------------------------
+
+    def _start_run(self, since, host_ids, first=False):
+        """A run of the step's hosts host_ids from since: ("run", since, hosts, status it ends with, failed hosts)."""
+        for host_id in host_ids:
+            self.executions[host_id] += 1
+        failed = frozenset(host_id for host_id in host_ids if _fails(self.outcome, self.index, host_id, self.executions[host_id]))
+        if first and self.index == self.outcome["index"]:
+            status = self.outcome["status"]
+        else:
+            status = 4 if failed else 3
+        if status == 4 and self.step.get("ignore_error"):
+            status = 6  # a step whose plan ignores errors ends IGNORE_ERROR (GseStepEventHandler) and the job goes on
+        self.state.update(run_start=since, run_end=None)
+        return ("run", since, tuple(host_ids), status, failed)
+
+    def _next_event(self):
+        return self.events[0] if self.events else None
+
+    def _take_terminate(self, since, before=None):
+        """The first terminate at or after since (and before `before`), used up."""
+        for item in self.terminates:
+            if item["at"] >= since and (before is None or item["at"] < before):
+                self.terminates.remove(item)
+                return item
+        return None
+
+    def _mark(self, host_ids, status, since, end, failed=frozenset()):
+        """Host results of host_ids: (host status, exit_code, error_code, start, end, failed?)."""
+        for host_id in host_ids:
+            bad = host_id in failed and self.step["type"] in FAILED_HOST_CODES
+            codes = (FAILED_HOST_CODES[self.step["type"]] if bad else
+                     (HOST_STATUS_FOR_STEP.get(status, 500), 0, HOST_ERROR_CODE_FOR_STEP.get(status, 0)))
+            self.records[host_id] = codes + (since, end, bad)
+
+    def _finish(self, status, at):
+        """The step reaches status at time at: end_time at, total_time as TaskCostCalculator.calculate gives it
+        (kept when JOB already has one, e.g. from before a confirm restart or next-step)."""
+        state = self.state
+        state.update(status=status, end_time=at, run_end=at)
+        if state["total_time"] is None:
+            state["total_time"] = at - state["start_time"]
+
+    def run(self):
+        while self.result is None:
+            kind = self.phase[0]
+            getattr(self, "_" + kind)()
+        return self
+
+    def _run(self):
+        _kind, since, host_ids, status, failed = self.phase
+        done_at = since + self.step_ms
+        # a status that is not finished (2, 7, 10, 15 as a launch's final_status) keeps the step there for good
+        open_ended = status not in FINISHED_STATUSES
+        terminate = self._take_terminate(since, None if open_ended else done_at)
+        if terminate is not None:
+            self._mark(host_ids, 2, since, None)
+            self.phase = ("stopping", terminate, host_ids)
+            return
+        if self.at_ms < done_at:
+            self.state["status"] = self.job_status = 2
+            self._mark(host_ids, 2, since, None)
+            self.result = ("hold", None)
+            return
+        if open_ended:
+            self.state["status"] = self.job_status = status
+            self._mark(host_ids, status, since, None)
+            self.result = ("hold", None)
+            return
+        self._mark(host_ids, status, since, done_at, failed)
+        self._finish(status, done_at)
+        self.phase = ("done", done_at)
+
+    def _wait(self):
+        since = self.phase[1]
+        event = self._next_event()
+        terminate = self._take_terminate(since, event["at"] if event else None)
+        if terminate is not None:
+            self.phase = ("stopping", terminate, ())
+            return
+        if event is None or event["action"] not in ("continue", "terminate"):
+            self.state["status"] = self.job_status = 7
+            self.result = ("hold", None)
+            return
+        self.events.pop(0)
+        # confirmContinue -> SUCCESS, confirmTerminate -> CONFIRM_TERMINATED (job too); total_time kept when set
+        self._finish(3 if event["action"] == "continue" else 13, event["at"])
+        self.phase = ("done", event["at"])
+
+    def _stopping(self):
+        _kind, terminate, host_ids = self.phase
+        if terminate["status"] != 11:  # a person ended it in the web UI (admin route status 8): at once
+            self._mark(host_ids, terminate["status"], self.state["run_start"], terminate["at"])
+            self._finish(terminate["status"], terminate["at"])
+            self.phase = ("done", terminate["at"])
+            return
+        done_at = terminate["at"] + terminate["stopping_ms"]
+        event = self._next_event()
+        if event is not None and event["action"] == "skip" and event["at"] < done_at:
+            # skipStep: SKIPPED, end_time now, total_time untouched; the job runs on (JobListener.nextStep)
+            self.events.pop(0)
+            self.state.update(status=5, end_time=event["at"], run_end=event["at"])
+            self._mark(host_ids, 11, self.state["run_start"], event["at"])
+            self.result = ("next", event["at"])
+            return
+        if self.at_ms < done_at:
+            self.state["status"] = self.job_status = 10
+            self._mark(host_ids, 10, self.state["run_start"], None)
+            self.result = ("hold", None)
+            return
+        self._mark(host_ids, 11, self.state["run_start"], done_at)
+        self._finish(11, done_at)
+        self.phase = ("done", done_at)
+
+    def _done(self):
+        at = self.phase[1]
+        status = self.state["status"]
+        if status in GO_ON_STATUSES or status == 3:
+            self.result = ("next", at)
+            return
+        if self.job["end"] is None or self.job["end"] < at:
+            _job_times(self.job, at)  # finishJob (JobListener): the job ends with the step's status
+        event = self._next_event()
+        if event is None:
+            self.job_status = status
+            self.result = ("end", at)
+            return
+        self.events.pop(0)
+        action, when = event["action"], event["at"]
+        if action in ("retry_failed", "retry_all"):
+            # retryStepFail/retryStepAll: execute_count + 1, step RUNNING with end/total reset (start_time kept),
+            # job RUNNING with end/total reset; retry-fail re-runs only the hosts whose last result is no success
+            self.state["execute_count"] += 1
+            self.state.update(end_time=None, total_time=None)
+            self.job.update(end=None, total=None)
+            hosts = [host_id for host_id in self.executions
+                     if action == "retry_all" or self.records.get(host_id, (0,))[0] != 9]  # isSuccess: 9
+            self.phase = self._start_run(when, hosts)
+        elif action == "ignore":
+            # ignoreError: IGNORE_ERROR (times untouched), job end/total reset, the job goes on
+            self.state["status"] = 6
+            self.job.update(end=None, total=None)
+            self.result = ("next", when)
+        elif action == "next":
+            # nextStep: the stopped step becomes SKIPPED (end now, total kept), job RUNNING (end/total kept)
+            self._finish(5, when)
+            self.result = ("next", when)
+        elif action == "restart":
+            # confirmRestart -> executeConfirmStep: WAITING_USER with start_time now (end/total untouched), job 7
+            self.state.update(start_time=when, run_start=when)
+            self.phase = ("wait", when)
+        else:
+            raise AssertionError(f"step event {action} in status {status}")
 
 
 def compute_progress(instance, at_ms, with_hosts=True):
     """State of a job instance at at_ms (epoch milliseconds), from its clock, behaviour and recorded events.
 
-    Steps run one after another from start_time, each for behaviour step_seconds.  The deciding step
-    (instance["outcome"], see resolve_outcome) ends with the outcome status: 3, 5 and 6 let the job go on (it ends
-    with 5/6), any other finished status ends the job there, an unfinished one (2, 7, 15...) keeps it there.
-    With behaviour confirm, a confirm step waits (7) for an admin confirmation: "continue" restarts the clock at the
-    next step, "terminate" ends step and job with 13; without it a confirm step passes like any step.
-    instance["terminate"] (operate_job_instance 1 or the admin route) stops the active step: 10 for
-    terminate_seconds, then 11; or straight to the recorded status (8).  Steps not reached stay 1, with no hosts.
-    Returns {"status", "start_time", "end_time", "total_time", "active" (index of the unfinished step or None),
-    "steps": [{"status", "start_time", "end_time", "total_time", "failed", "hosts" (with_hosts)}]}.
+    Steps run one after another from start_time (_StepReplay says how one step goes).  A step that ends 3, 5 or 6
+    lets the job go on; when the last step is done the job ends 3 (JobListener.nextStep -> finishJob(SUCCESS): a
+    job never ends 5 or 6, only its steps do).  A step that ends with another finished status ends the job with it
+    (a step operation may resume it later); an unfinished one (2, 7, 10, 15...) keeps the job there.  Steps not
+    reached stay 1, with no hosts.  Job end_time / total_time follow JOB's updates: set when the job finishes
+    (total_time only when unset), reset by a retry or ignore-error, kept by next-step and confirm restart.
+    Returns {"status", "start_time", "end_time", "total_time", "active" (index of the step holding an unfinished
+    job, or None), "steps": [{"status", "start_time", "end_time", "total_time", "execute_count", "failed",
+    "run_start", "run_end", "hosts" (with_hosts)}]}.
     """
-    behaviour = instance["behaviour"]
-    step_ms = _ms(behaviour.get("step_seconds", 0.2))
-    outcome = instance["outcome"]
-    terminate = instance["terminate"]
-    if terminate is not None and terminate["at"] > at_ms:
-        terminate = None
-    states = [{"status": 1, "start_time": None, "end_time": None} for _step in instance["steps"]]
+    states = [{"status": 1, "start_time": None, "end_time": None, "total_time": None, "execute_count": 0,
+               "run_start": None, "run_end": None, "records": {}} for _step in instance["steps"]]
     start = instance["start_time"]
-    status, end, active = 1, None, None
+    job = {"start": start, "end": None, "total": None}
+    status, active = 1, None
     if start is not None:
-        cursor, final = start, 3
-        for index, step in enumerate(instance["steps"]):
-            state = states[index]
-            state["start_time"], active = cursor, index
-            if step["type"] == STEP_CONFIRM and behaviour.get("confirm"):
-                confirmation = instance["confirmations"].get(index)
-                running, done_at = 7, confirmation["at"] if confirmation else None
-                after = (3 if confirmation["action"] == "continue" else 13) if confirmation else None
-            else:
-                running, done_at = 2, cursor + step_ms
-                after = outcome["status"] if index == outcome["index"] else 3
-            open_ended = done_at is None or after not in FINISHED_STATUSES
-            if terminate is not None and terminate["at"] >= cursor and (open_ended or terminate["at"] < done_at):
-                status, end = _stop_step(state, terminate, at_ms)
-            elif done_at is None or at_ms < done_at:
-                state["status"] = status = running
-                break
-            else:
-                state["status"] = status = after
-                if after not in FINISHED_STATUSES:
-                    break
-                state["end_time"] = cursor = done_at
-                if after in GO_ON_STATUSES:
-                    final = after
-                    continue
-                if after == 3:
-                    continue
-                end = done_at
-            # the job stopped at this step (failed, stopped, terminated): operate_step_instance may resume it
-            resumed = _resume_step(state, instance.get("resumes", {}).get(index), at_ms, step_ms)
-            if resumed is None:
-                break
-            status, end = state["status"], None
-            if resumed == "running":
-                break
-            cursor, after = resumed
-            if after in GO_ON_STATUSES:
-                final = after
+        cursor = start
+        status = 3
+        for index in range(len(instance["steps"])):
+            replay = _StepReplay(instance, index, cursor, at_ms, job).run()
+            states[index] = dict(replay.state, records=replay.records)
+            kind, at = replay.result
+            if kind == "next":
+                cursor = at
+                continue
+            active = index
+            status = replay.job_status
+            break
         else:
-            status, end, active = final, cursor, None
+            _job_times(job, cursor)
         if status in FINISHED_STATUSES:
             active = None
-    for index, (step, state) in enumerate(zip(instance["steps"], states)):
-        state["total_time"] = state["end_time"] - state["start_time"] if state["end_time"] is not None else None
-        state["failed"] = (outcome["failed"] if index == outcome["index"] and state["status"] == outcome["status"]
-                           and not state.get("retried") else frozenset())
+    for step, state in zip(instance["steps"], states):
+        records = state.pop("records")
+        state["failed"] = frozenset(host_id for host_id, record in records.items() if record[5])
         if with_hosts:
-            state["hosts"] = _host_results(step, state)
+            state["hosts"] = _host_results(step, state, records)
     return {
         "status": status,
         "start_time": start,
-        "end_time": end,
-        "total_time": end - start if end is not None else None,
+        "end_time": job["end"],
+        "total_time": job["total"],
         "active": active,
         "steps": states,
     }
 
 
-def _resume_step(state, event, at_ms, step_ms):
-    """A step operation (operate_step_instance) on a step the job stopped at: {"action", "at"} or None.
-
-    retry (2, 8): the step runs again from the operation, then succeeds; ignore (3): the step shows 6 and the job
-    goes on (and ends 6); next (11): the stopped step stays 11 and the job goes on; skip (12): the stopping step
-    shows 5 and the job goes on.  Returns None (not resumed), "running" (a retry still running, state updated), or
-    (cursor, status the job goes on with).
-    """
-    if event is None or event["at"] > at_ms:
-        return None
-    when, action = event["at"], event["action"]
-    if action == "retry":
-        state.update(start_time=when, end_time=None)
-        if at_ms < when + step_ms:
-            state["status"] = 2
-            return "running"
-        state.update(status=3, end_time=when + step_ms, failed=frozenset(), retried=True)
-        return when + step_ms, 3
-    if action == "ignore":
-        state["status"] = 6
-        return when, 6
-    if action == "skip":
-        state.update(status=5, end_time=when)
-    return when, 3
-
-
-def _stop_step(state, terminate, at_ms):
-    """The step that was active when the job was terminated; returns the job's (status, end_time)."""
-    if terminate["status"] != 11:
-        state.update(status=terminate["status"], end_time=terminate["at"])
-        return terminate["status"], terminate["at"]
-    done_at = terminate["at"] + terminate["stopping_ms"]
-    if at_ms < done_at:
-        state["status"] = 10
-        return 10, None
-    state.update(status=11, end_time=done_at)
-    return 11, done_at
-
-
 def host_codes(step, state, failed):
-    """(host status, exit_code, error_code) of one host of a started step."""
+    """(host status, exit_code, error_code) of one host of a started step (the log APIs' view)."""
     if failed and step["type"] in FAILED_HOST_CODES:
         return FAILED_HOST_CODES[step["type"]]
     return HOST_STATUS_FOR_STEP.get(state["status"], 500), 0, HOST_ERROR_CODE_FOR_STEP.get(state["status"], 0)
 
 
-def _host_results(step, state):
-    """step_ip_result_list: target hosts of a started script/file step (JOB has none for steps not reached)."""
+def _host_results(step, state, records):
+    """step_ip_result_list: the target hosts of a started script/file step, each with its latest result
+    (ExecuteObjectTask of the step's execute_count: a host a retry-fail did not re-run keeps its earlier result);
+    JOB has none for a step not reached, and a confirm step has none."""
     if step["type"] == STEP_CONFIRM or state["start_time"] is None:
         return []
-    failed = state["failed"]
-    good, bad = host_codes(step, state, False), host_codes(step, state, True)
-    start, end, total = state["start_time"], state["end_time"], state["total_time"]
     results = []
     for host in step["hosts"]:
-        codes = bad if host["bk_host_id"] in failed else good
+        record = records.get(host["bk_host_id"])
+        if record is None:  # not run yet (cannot happen for a started step, kept for safety): waiting
+            record = (5, 0, 0, None, None, False)
+        host_status, exit_code, error_code, start, end, _failed = record
         results.append({"bk_host_id": host["bk_host_id"], "ip": host["ip"], "bk_cloud_id": host["bk_cloud_id"],
-                        "status": codes[0], "tag": "", "exit_code": codes[1], "error_code": codes[2],
-                        "start_time": start, "end_time": end, "total_time": total})
+                        "status": host_status, "tag": "", "exit_code": exit_code, "error_code": error_code,
+                        "start_time": start, "end_time": end,
+                        "total_time": end - start if end is not None and start is not None else None})
     return results
 
 
@@ -583,12 +766,22 @@ def terminate_instance(instance, status, at_ms):
     """Record a terminate (status 11: 10 first, for terminate_seconds; 8: straight there); caller holds the lock.
 
     TaskExecuteServiceImpl.terminateJob: only a running (2) or waiting (7) job may be terminated, anything else
-    (not started 1, terminating 10, finished) is FailedPreconditionException UNSUPPORTED_OPERATION 1241003.
+    (not started 1, terminating 10, finished) is FailedPreconditionException UNSUPPORTED_OPERATION 1241003.  A job
+    resumed by a step operation may be terminated again.
     """
     progress = compute_progress(instance, at_ms, with_hosts=False)
-    if progress["status"] not in (2, 7) or instance["terminate"] is not None:
+    if progress["status"] not in (2, 7):
         raise JobError(1241003, "不支持的操作")
-    instance["terminate"] = {"at": at_ms, "status": status, "stopping_ms": _ms(instance["behaviour"].get("terminate_seconds", 0.3))}
+    record = {"at": at_ms, "status": status, "stopping_ms": _ms(instance["behaviour"].get("terminate_seconds", 0.3))}
+    instance["terminates"] = list(instance.get("terminates") or []) + [record]  # replaced whole, never half-written
+    instance["terminate"] = record
+
+
+def add_step_event(instance, index, action, at_ms):
+    """Record a step operation on step index (see _StepReplay); caller holds the lock and checked the status."""
+    events = {key: list(value) for key, value in (instance.get("step_events") or {}).items()}
+    events.setdefault(index, []).append({"action": action, "at": at_ms})
+    instance["step_events"] = events  # replaced whole: readers never see it half-written
 
 
 def confirm_instance(instance, action, at_ms):
@@ -598,9 +791,7 @@ def confirm_instance(instance, action, at_ms):
     if progress["status"] != 7 or index is None or instance["steps"][index]["type"] != STEP_CONFIRM:
         raise JobError(1241003, f"job instance {instance['job_instance_id']} is not waiting for a confirmation "
                                 f"(status {progress['status']})")
-    confirmations = dict(instance["confirmations"])
-    confirmations[index] = {"action": action, "at": at_ms}
-    instance["confirmations"] = confirmations  # replaced whole: readers never see it half-written
+    add_step_event(instance, index, action, at_ms)
 
 
 # ---------------------------------------------------------------------------
@@ -635,8 +826,9 @@ class EmulatorState:
         self._next_step_instance_id = self.FIRST_STEP_INSTANCE_ID
         self._ticker = None
         self._ticker_stop = threading.Event()
-        # Largest page a list API answers; lower it (admin /_emulator/settings) to test paging with few items.
-        self.page_limit = MAX_PAGE_LENGTH
+        # Largest page a list API answers (None: as JOB; get_job_plan_list caps at MAX_PAGE_LENGTH); lower it
+        # (admin /_emulator/settings) to test paging with few items.
+        self.page_limit = None
 
     def reset(self):
         with self.lock:
@@ -653,7 +845,7 @@ class EmulatorState:
             self._next_step_instance_id = self.FIRST_STEP_INSTANCE_ID
             PLANS.clear()
             PLANS.update(_build_plans())
-            self.page_limit = MAX_PAGE_LENGTH
+            self.page_limit = None
 
     def record(self, entry):
         with self.lock:
@@ -965,7 +1157,7 @@ class JobCall:
         start = max(start, 0)
         if length <= 0:
             length = DEFAULT_PAGE_LENGTH
-        return start, min(length, self.state.page_limit)
+        return start, min(length, self.state.page_limit or MAX_PAGE_LENGTH)
 
     def instance_id(self):
         """job_instance_id as get_job_instance_status / get_job_instance_global_var_value check it: 1241007 when
@@ -1204,7 +1396,10 @@ def _launch_steps(plan, variables, behaviour):
     shared = generated_hosts(count) if count else None
     steps = []
     for step in plan["steps"]:
-        item = {"step_id": step["id"], "name": step["name"], "type": step["type"], "hosts": []}
+        item = {"step_id": step["id"], "name": step["name"], "type": step["type"], "hosts": [],
+                "ignore_error": bool(step.get("ignore_error"))}
+        if step["type"] == STEP_CONFIRM:
+            item.update(approval_users=list(step["approval_users"]), approval_roles=list(step.get("approval_roles") or []))
         if step["type"] != STEP_CONFIRM:
             item["hosts"] = shared if shared is not None else _step_hosts(step, variables)
             target_var = next((var for var in variables if var["name"] == (step.get("target") or {}).get("variable")), None)
@@ -1274,8 +1469,9 @@ def api_execute_job_plan(call):
         "steps": steps,
         "behaviour": behaviour,
         "outcome": resolve_outcome(behaviour, steps),
-        "confirmations": {},  # confirm step index -> {"action", "at"}
-        "terminate": None,  # {"at", "status" (11 or 8), "stopping_ms"}
+        "step_events": {},  # step index -> [{"action", "at"}]: step operations and confirmations, in time order
+        "terminates": [],  # [{"at", "status" (11 or 8), "stopping_ms"}]: operate_job_instance 1 / admin terminate
+        "terminate": None,  # the latest of them
     })
     # EsbJobExecuteV3DTO: step_instance_id is only set by the fast_* APIs
     return {"job_instance_id": instance["job_instance_id"], "job_instance_name": instance["job_instance_name"],
@@ -1312,7 +1508,7 @@ def api_get_job_instance_status(call):
             "start_time": state["start_time"],
             "end_time": state["end_time"],
             "total_time": state["total_time"],
-            "execute_count": 0,
+            "execute_count": state["execute_count"],
         }
         item["step_ip_result_list"] = state["hosts"] if return_ip_result else None
         step_list.append(item)
@@ -1347,28 +1543,43 @@ def api_operate_job_instance(call):
     return {"job_instance_id": instance["job_instance_id"]}
 
 
-# StepOperationEnum code -> (action, step statuses it needs), from TaskExecuteServiceImpl.doStepOperation
+# StepOperationEnum code -> (step event, step statuses it needs), from TaskExecuteServiceImpl.doStepOperation
 STEP_OPERATIONS = {
-    2: ("retry", (4, 9, 11)),  # RETRY_FAIL_IP: isStepRetryable (FAIL, ABNORMAL_STATE, STOP_SUCCESS)
-    3: ("ignore", (4, 9)),  # IGNORE_ERROR
-    6: ("continue", (7,)),  # CONFIRM_CONTINUE: a confirm step waiting for a person, operator among its users
-    8: ("retry", (4, 9, 11)),  # RETRY_ALL_IP
-    9: ("terminate", (7,)),  # CONFIRM_TERMINATE
+    2: ("retry_failed", (4, 9, 11)),  # RETRY_FAIL_IP: isStepRetryable (FAIL, ABNORMAL_STATE, STOP_SUCCESS)
+    3: ("ignore", (4, 9)),  # IGNORE_ERROR (the engine acts on FAIL only: on 9 the answer is success, nothing happens)
+    6: ("continue", (7,)),  # CONFIRM_CONTINUE: a confirm step waiting for a person (checkConfirmUser)
+    8: ("retry_all", (4, 9, 11)),  # RETRY_ALL_IP
+    9: ("terminate", (7,)),  # CONFIRM_TERMINATE (checkConfirmUser)
     10: ("restart", (13,)),  # CONFIRM_RESTART: a confirm step whose confirmation was terminated
-    11: ("next", (11,)),  # NEXT_STEP: a step stopped by a terminate
-    12: ("skip", (10,)),  # SKIP: a step still stopping
+    11: ("next", (11,)),  # NEXT_STEP: a step stopped by a terminate (STOP_SUCCESS)
+    12: ("skip", (10,)),  # SKIP: a step still stopping (STOPPING)
     13: ("rolling", (7,)),  # ROLLING_CONTINUE: rolling steps only (the emulator has none)
 }
+CONFIRM_ACTIONS = ("continue", "terminate", "restart")
+# JobRoleEnum.JOB_RESOURCE_TRIGGER_USER: the confirm role "whoever launched the job"
+ROLE_TRIGGER_USER = "JOB_RESOURCE_TRIGGER_USER"
+
+
+def check_confirm_user(instance, step, user):
+    """TaskExecuteServiceImpl.checkConfirmUser: a user among the step's confirm users passes; otherwise, when the step
+    has confirm roles, the job's operator passes for JOB_RESOURCE_TRIGGER_USER and anyone else needs a CMDB role the
+    emulator does not model (1244016 NOT_IN_CONFIRM_USER_LIST); a step with no roles lets anyone confirm."""
+    if user in step.get("approval_users", ()):
+        return
+    roles = step.get("approval_roles") or ()
+    if roles and not (ROLE_TRIGGER_USER in roles and instance["operator"] == user):
+        raise JobError(1244016, "只有步骤的确认人可以操作")
 
 
 def api_operate_step_instance(call):
-    """EsbOperateStepInstanceV3ResourceImpl + TaskExecuteServiceImpl.doStepOperation.
+    """EsbOperateStepInstanceV3ResourceImpl.checkRequest + TaskExecuteServiceImpl.doStepOperation.
 
     Ids missing or < 1, or a code outside StepOperationEnum: ILLEGAL_PARAM 1241002.  Unknown instance 1244006,
-    unknown step 1244007.  A step not in the status the operation needs (STEP_OPERATIONS), a confirm operation on
-    another step type or a rolling one on a non-rolling step: FailedPreconditionException UNSUPPORTED_OPERATION
-    1241003; confirm operations by someone not among the step's confirm users: 1244016.  Answers
-    {"job_instance_id", "job_instance_name": null, "step_instance_id"}.
+    unknown step 1244007.  Only the step's status counts, never the job's: a step not in the status the operation
+    needs (STEP_OPERATIONS), a confirm operation on another step type, or a rolling one on a non-rolling step is
+    FailedPreconditionException UNSUPPORTED_OPERATION 1241003; confirm continue / terminate by someone
+    check_confirm_user refuses: 1244016.  Answers EsbJobExecuteV3DTO {"job_instance_id", "job_instance_name": null,
+    "step_instance_id"}.  The job then goes on as _StepReplay describes; a job that finishes again calls back again.
     """
     job_instance_id, step_instance_id = call.long("job_instance_id"), call.long("step_instance_id")
     operation_code = call.long("operation_code")
@@ -1385,23 +1596,16 @@ def api_operate_step_instance(call):
         at_ms = now_ms()
         step_status = compute_progress(instance, at_ms, with_hosts=False)["steps"][index]["status"]
         is_confirm = step["type"] == STEP_CONFIRM
-        if action in ("continue", "terminate", "restart") and not is_confirm or action == "rolling" or step_status not in needed:
+        if action in CONFIRM_ACTIONS and not is_confirm or action == "rolling" or step_status not in needed:
             raise JobError(1241003, "不支持的操作")
         if action in ("continue", "terminate"):
-            plan_step = next((item for item in PLANS.get(instance["plan_id"], {}).get("steps", []) if item["id"] == step["step_id"]), {})
-            if call.user not in plan_step.get("approval_users", [call.user]):
-                raise JobError(1244016, "只有步骤的确认人可以操作")
-            confirm_instance(instance, action, at_ms)
-        elif action == "restart":
-            confirmations = dict(instance["confirmations"])
-            confirmations.pop(index, None)
-            instance["confirmations"] = confirmations
+            check_confirm_user(instance, step, call.user)
+        if action == "ignore" and step_status != 4:
+            pass  # GseStepEventHandler.ignoreError only acts on FAIL: accepted, nothing changes
         else:
-            resumes = dict(instance.get("resumes") or {})
-            resumes[index] = {"action": action, "at": at_ms}
-            instance["resumes"] = resumes
-            if instance["callback_url"]:
-                call.state.callback_again(instance["job_instance_id"])
+            add_step_event(instance, index, action, at_ms)
+        if instance["callback_url"]:  # finishJob calls back each time the job finishes
+            call.state.callback_again(instance["job_instance_id"])
     return {"job_instance_id": instance["job_instance_id"], "job_instance_name": None, "step_instance_id": step_instance_id}
 
 
@@ -1477,7 +1681,8 @@ def _render_step(step):
         item["script_info"] = {
             "script_type": 1, "script_content": _b64(step["content"]), "script_language": step.get("language", 1),
             "script_param": _b64(step["param"]), "script_timeout": 3600, "is_param_sensitive": 0,
-            "is_ignore_error": 0, "account": _render_account(), "server": _render_server(step["target"]),
+            "is_ignore_error": int(bool(step.get("ignore_error"))), "account": _render_account(),
+            "server": _render_server(step["target"]),
         }
     elif step["type"] == STEP_FILE:
         item["file_info"] = {
@@ -1487,11 +1692,12 @@ def _render_step(step):
             "file_destination": {"path": step["destination"], "account": _render_account(),
                                  "server": _render_server(step["target"])},
             "timeout": 3600, "source_speed_limit": None, "destination_speed_limit": None,
-            "transfer_mode": 1, "is_ignore_error": 0,
+            "transfer_mode": 1, "is_ignore_error": int(bool(step.get("ignore_error"))),
         }
         item["file_info"] = {key: value for key, value in item["file_info"].items() if value is not None}
     elif step["type"] == STEP_CONFIRM:
-        item["approval_info"] = {"approval_type": 1, "approval_user": {"user_list": step["approval_users"], "role_list": []},
+        item["approval_info"] = {"approval_type": 1, "approval_user": {"user_list": step["approval_users"],
+                                                                      "role_list": step.get("approval_roles") or []},
                                  "approval_message": step["message"], "notify_channel": ["mail"]}
     return item
 
@@ -1560,15 +1766,16 @@ class StepView:
         return [known[key] for key in dict.fromkeys(keys) if key in known]
 
     def _stamp(self):
-        return datetime.datetime.fromtimestamp(self.state["start_time"] / 1000).strftime("%Y-%m-%d %H:%M:%S")
+        """The start of the step's latest run (a retry's, after one)."""
+        return datetime.datetime.fromtimestamp(self.state["run_start"] / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
     def _done_fraction(self):
-        """1 when the step ended on its own; else how far its clock got (a running or terminated step)."""
+        """1 when the step's latest run ended on its own; else how far its clock got (a running or terminated step)."""
         if self.state["status"] in FINISHED_STATUSES and self.state["status"] not in (8, 11):
             return 1.0
         step_ms = _ms(self.instance["behaviour"].get("step_seconds", 0.2))
-        until = self.state["end_time"] if self.state["end_time"] is not None else self.at_ms
-        return min(1.0, (until - self.state["start_time"]) / step_ms) if step_ms else 1.0
+        until = self.state["run_end"] if self.state["run_end"] is not None else self.at_ms
+        return max(0.0, min(1.0, (until - self.state["run_start"]) / step_ms)) if step_ms else 1.0
 
     def script_log(self, host):
         """log_bytes of whole lines "[time][PID:n] host IP step NAME line N"; a failed host ends with ERROR: exit code 1."""
@@ -1735,11 +1942,11 @@ def api_get_job_instance_global_var_value(call):
 
 
 def _instance_list_window(call):
-    """EsbGetJobInstanceListV3ResourceImpl.checkRequest: both times (ms) required, end after start, span <= 30 days."""
+    """EsbGetJobInstanceListV3ResourceImpl.checkRequest: both times (ms) required, end after start, span <= 30 days
+    (Consts.MAX_SEARCH_TASK_HISTORY_RANGE_MILLS), a known type, and start <= maxStart when the start limit is on."""
     bounds = []
     for name in ("create_time_start", "create_time_end"):
-        value = call.params.get(name)
-        number = None if _is_missing(value) else _as_long(value)
+        number = call.long(name)
         if number is None or number < 1:
             raise JobError(1241007, f"请求参数[{name}]缺失或不合法")
         bounds.append(number)
@@ -1749,8 +1956,12 @@ def _instance_list_window(call):
         # ErrorCode.ILLEGAL_PARAM: the v3 code does not use 1244020 (that is the web UI's TaskInstanceQueryValidator)
         raise JobError(1241002, "请求参数不合法")
     task_type = call.long("type")
-    if task_type is not None and task_type not in (0, 1, 2):
+    if task_type is not None and task_type not in (0, 1, 2):  # TaskTypeEnum.valueOf gives null
         raise JobError(1241002, "请求参数不合法")
+    max_start = call.state.config.get("job_instance_list_max_start")
+    start = call.long("start", default=0)
+    if max_start is not None and start is not None and start > max_start:
+        raise JobError(1241010, f"请求参数[start]不合法，原因：The value of start cannot exceed {max_start}")
     return bounds
 
 
@@ -1762,13 +1973,46 @@ def validate_instance_list(call):
         raise field_error(f"单次返回最大记录数量length必须在 1-{MAX_PAGE_LENGTH} 之间")
 
 
+def _sql_like(pattern, text):
+    """MySQL `name LIKE '%pattern%'` (TaskInstanceDAOImpl.buildSearchCondition does not escape the pattern: % and _
+    are wildcards) under a case-insensitive collation (utf8mb4_general_ci)."""
+    regex = "".join(".*" if char == "%" else "." if char == "_" else re.escape(char) for char in pattern)
+    return re.search(regex, text, re.IGNORECASE | re.DOTALL) is not None
+
+
+def _instance_hosts(instance):
+    """IPs of task_instance_host: the hosts the instance's steps target or take files from."""
+    ips = {host["ip"] for step in instance["steps"] for host in step["hosts"]}
+    ips.update(source["host"]["ip"] for step in instance["steps"] for source in step.get("sources", []))
+    return ips
+
+
 def api_get_job_instance_list(call):
+    """EsbGetJobInstanceListV3ResourceImpl + TaskInstanceDAOImpl.listPageTaskInstance / buildSearchCondition.
+
+    job_instance_id > 0 matches that instance of the scope and ignores every other condition, the time window too.
+    Otherwise: create_time within [create_time_start, create_time_end] (both inclusive); operator exact and name
+    LIKE '%name%' when not blank; status (an unknown one: RunStatusEnum.valueOf throws, 1240002), launch_mode (an
+    unknown one: TaskStartupModeEnum.getStartupMode throws, 1240002), type, job_cron_id > 0, ip (a host of the
+    instance).  No job_plan_id filter exists.  Newest first; start < 0 counts as 0, length <= 0 as 10
+    (BaseSearchCondition defaults; absent: the request's 0 and 20); a GET length is not capped.  Answers
+    EsbPageDataV3 {"start", "length", "total", "data"}: data is null when the page is empty.  total_time of a running,
+    waiting or stopping job is the time since its start (TaskResultServiceImpl.computeTotalTime).
+    """
     time_start, time_end = _instance_list_window(call)
     job_instance_id = call.long("job_instance_id")
-    filters = {"operator": call.text("operator"), "launch_mode": call.long("launch_mode"),
-               "type": call.long("type"), "status": call.long("status")}
-    name, ip = call.text("name"), call.text("ip")
-    start, length = call.page()
+    operator, name, ip = (call.text(key) for key in ("operator", "name", "ip"))
+    launch_mode, task_type, status = call.long("launch_mode"), call.long("type"), call.long("status")
+    cron_id = call.long("job_cron_id")
+    if status is not None and status not in RUN_STATUSES + (12,):
+        raise JobError(1240002, "内部服务器异常")  # IllegalArgumentException: Invalid run status
+    if launch_mode is not None and launch_mode not in (1, 2, 3):
+        raise JobError(1240002, "内部服务器异常")  # RuntimeException: Unknown TaskStartupMode value
+    start = call.long("start", default=0)
+    length = call.long("length", default=DEFAULT_PAGE_LENGTH)
+    start = 0 if start is None or start < 0 else start
+    length = 10 if length is None or length <= 0 else length
+    length_used = min(length, call.state.page_limit) if call.state.page_limit else length
     now = now_ms()
     with call.state.lock:
         instances = sorted(call.state.instances.values(), key=lambda inst: inst["create_time"], reverse=True)
@@ -1776,32 +2020,43 @@ def api_get_job_instance_list(call):
     for instance in instances:
         if not call.in_scope(instance["scope"]):
             continue
+        if job_instance_id is not None and job_instance_id > 0:
+            if instance["job_instance_id"] != job_instance_id:
+                continue
+        else:
+            if not time_start <= instance["create_time"] <= time_end:
+                continue
+            if operator is not None and operator.strip() and instance["operator"] != operator:
+                continue
+            if name is not None and name.strip() and not _sql_like(name, instance["job_instance_name"]):
+                continue
+            if launch_mode is not None and instance["launch_mode"] != launch_mode:
+                continue
+            if task_type is not None and instance["type"] != task_type:
+                continue
+            if cron_id is not None and cron_id > 0 and instance.get("cron_id") != cron_id:
+                continue
+            if ip and ip not in _instance_hosts(instance):
+                continue
         progress = compute_progress(instance, now, with_hosts=False)
+        if job_instance_id is None or job_instance_id <= 0:
+            if status is not None and progress["status"] != status:
+                continue
+        total_time = progress["total_time"]
+        if total_time is None and progress["status"] in (2, 7, 10) and progress["start_time"] is not None:
+            total_time = now - progress["start_time"]
         item = dict(call.scope_fields(instance["scope"]))
         item.update({
             "job_instance_id": instance["job_instance_id"], "job_plan_id": instance["plan_id"],
             "job_template_id": instance["job_template_id"], "name": instance["job_instance_name"],
             "operator": instance["operator"], "launch_mode": instance["launch_mode"], "status": progress["status"],
-            "start_time": progress["start_time"], "end_time": progress["end_time"], "total_time": progress["total_time"],
+            "start_time": progress["start_time"], "end_time": progress["end_time"], "total_time": total_time,
             "create_time": instance["create_time"], "type": instance["type"],
         })
-        if job_instance_id is not None:
-            # job_instance_id ignores every other condition
-            if instance["job_instance_id"] == job_instance_id:
-                matched.append(item)
-            continue
-        if not time_start <= instance["create_time"] <= time_end:
-            continue
-        if any(value is not None and item[key] != value for key, value in filters.items()):
-            continue
-        if name is not None and name.lower() not in item["name"].lower():
-            continue
-        if ip is not None and not any(host["ip"] == ip for step in instance["steps"] for host in step["hosts"]):
-            continue
         matched.append(item)
     # EsbTaskInstanceV3DTO has no @JsonInclude: v3 answers (default ObjectMapper) carry empty fields as null
-    page = matched[start:start + length]
-    return {"data": page, "start": start, "length": length, "total": len(matched)}
+    page = matched[start:start + length_used]
+    return {"start": start, "length": length_used, "total": len(matched), "data": page or None}
 
 
 class ApiSpec:
@@ -2364,8 +2619,9 @@ def _instance_summary(instance):
         "create_time": instance["create_time"],
         "behaviour": instance["behaviour"],
         "outcome": {"step_index": outcome["index"], "status": outcome["status"], "failed_hosts": len(outcome["failed"])},
-        "confirmations": {str(index): value for index, value in instance["confirmations"].items()},
+        "step_events": {str(index): value for index, value in (instance.get("step_events") or {}).items()},
         "terminate": instance["terminate"],
+        "terminates": instance.get("terminates") or [],
         "status": progress["status"],
         "steps": [{"step_instance_id": step["step_instance_id"], "name": step["name"], "type": step["type"],
                    "status": state["status"], "hosts": step["hosts"]} for step, state in zip(instance["steps"], progress["steps"])],

@@ -51,6 +51,11 @@ PLAN_DEPLOY = _plan_id("deploy", "biz", "2")  # 1004: no variables, one script s
 PLAN_INSPECT_ALL = _plan_id("inspect-all", "biz_set", "9991001")  # 1005
 PLAN_K8S_ROLLOUT = _plan_id("k8s-rollout", "biz", "3")  # 1006: a container variable
 PLAN_DB_MIGRATE = _plan_id("db-migrate", "biz", "3")  # 1007
+# Failed hosts, retries and confirmations (biz 3, variable target_hosts = hosts 201, 202, 203):
+PLAN_FLAKY = _plan_id("flaky-deploy", "biz", "3")  # 1008: scripts deploy, verify; 202 fails deploy's 1st execution only
+PLAN_FLAKY_CONFIRM = _plan_id("flaky-approve", "biz", "3")  # 1009: deploy (202 fails once), approve (waits: 7), finish
+PLAN_CONFIRM_AFTER_IGNORED = _plan_id("guarded-release", "biz", "3")  # 1010: precheck ignores errors, 203 fails (6); approve waits
+FLAKY_HOSTS = (201, 202, 203)  # their targets; 202 is the host that fails once
 # The first job instance id the emulator hands out (each emulator counts from here).
 FIRST_JOB_INSTANCE_ID = bkjob_emulator.EmulatorState.FIRST_INSTANCE_ID
 
