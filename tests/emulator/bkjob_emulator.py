@@ -1540,7 +1540,8 @@ def api_operate_job_instance(call):
             instance["start_time"] = at_ms
         else:
             terminate_instance(instance, 11, at_ms)
-    return {"job_instance_id": instance["job_instance_id"]}
+    # EsbJobExecuteV3DTO with only the id set (no @JsonInclude: the other fields are null)
+    return {"job_instance_id": instance["job_instance_id"], "job_instance_name": None, "step_instance_id": None}
 
 
 # StepOperationEnum code -> (step event, step statuses it needs), from TaskExecuteServiceImpl.doStepOperation

@@ -82,7 +82,10 @@ def test_starting_a_started_instance_is_1241015(job):
 def test_operation_code_1_terminates_a_running_job(job):
     job.next_launch(step_seconds=5)
     job_instance_id = _launch(job)
-    assert _operate(job, job_instance_id, 1)["result"] is True
+    body = _operate(job, job_instance_id, 1)
+    # EsbJobExecuteV3DTO with only the id set
+    assert body["result"] is True and body["data"] == {"job_instance_id": job_instance_id, "job_instance_name": None,
+                                                       "step_instance_id": None}
     assert _status(job, job_instance_id)["job_instance"]["status"] == 10
     assert _wait_status(job, job_instance_id, {11})["job_instance"]["status"] == 11
 
@@ -101,6 +104,16 @@ def test_terminate_outside_running_or_waiting_is_1241003(job, when):
         _wait_status(job, job_instance_id, {3})
     body = _operate(job, job_instance_id, 1)
     assert (body["result"], body["code"], body["message"]) == (False, 1241003, "不支持的操作")
+    if when == "finished":  # every finished status alike: terminating twice is refused the second time
+        job.next_launch(step_seconds=0.3, terminate_seconds=0.1)
+        job_instance_id = _launch(job)
+        assert _operate(job, job_instance_id, 1)["result"] is True
+        _wait_status(job, job_instance_id, {11})
+        assert _operate(job, job_instance_id, 1)["code"] == 1241003
+        job.next_launch(final_status=4)
+        job_instance_id = _launch(job)
+        _wait_status(job, job_instance_id, {4})
+        assert _operate(job, job_instance_id, 1)["code"] == 1241003
 
 
 @pytest.mark.parametrize("params", [{"operation_code": 3}, {"operation_code": 0}, {"operation_code": None},
