@@ -12,12 +12,14 @@ importable module name (``ansible_collections.blueking.job.plugins.modules.execu
 through ``ansible.module_utils.basic._ANSIBLE_ARGS``, as ansible-core's own unit-test helpers do. The
 module's JSON result goes to stdout as usual. STATS_JSON receives the per-phase CPU and wall time and
 the peak RSS of this process (VmHWM: unlike the parent's ru_maxrss it is not inflated by the parent's
-memory, which a vfork/exec child inherits in its rusage high-water mark).
+memory, which a vfork/exec child inherits in its rusage high-water mark). With BKJOB_BENCH_PROFILE=PATH
+set, main() runs under cProfile and its stats go to PATH (pstats format).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 
@@ -92,10 +94,21 @@ def main() -> None:
     module = importlib.import_module(module_name)
     mark("imports")
     exit_code = None
+    profile_path = os.environ.get("BKJOB_BENCH_PROFILE")
+    profiler = None
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     try:
         module.main()
     except SystemExit as done:
         exit_code = done.code
+    finally:
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(profile_path)
     sys.stdout.flush()
     write_stats(stats_path, exit_code)
 
