@@ -44,6 +44,13 @@ def _remove_root() -> None:
 atexit.register(_remove_root)
 
 
+def _as_int(value):
+    """A request field as sent: an int when it is a whole number (JSON number or numeric text), else as it is."""
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return value
+
+
 class EmulatorError(Exception):
     """The emulator did not start, or an admin call failed."""
 
@@ -149,6 +156,19 @@ class Emulator:
         """Recorded non-admin requests, oldest first; api filters on the API name."""
         query = "?" + urllib.parse.urlencode({"api": api}) if api else ""
         return self.admin("GET", "/_emulator/requests" + query)["requests"]
+
+    def operations(self, api="operate_step_instance") -> list:
+        """The operate_step_instance (or, with api="operate_job_instance", operate_job_instance) requests so far, oldest
+        first, as {"job_instance_id", "step_instance_id" (None for a job operation), "operation_code", "surface",
+        "response_code"}: ids and code as sent (numbers as ints), from the JSON body or the query string."""
+        found = []
+        for request in self.requests(api):
+            fields = dict(request.get("query") or {})
+            if isinstance(request.get("body"), dict):
+                fields.update(request["body"])
+            found.append({key: _as_int(fields.get(key)) for key in ("job_instance_id", "step_instance_id", "operation_code")})
+            found[-1].update(surface=request.get("surface"), response_code=request.get("response_code"))
+        return found
 
     def reset(self) -> None:
         """Forget requests, faults, job instances and the next-launch behaviour (seed data stays)."""

@@ -118,9 +118,15 @@ def test_retry_failed_reruns_only_the_failed_hosts_and_raises_execute_count(job)
     assert after[201]["start_time"] == hosts[201]["start_time"] and after[203]["end_time"] == hosts[203]["end_time"]
     assert after[202]["start_time"] > hosts[202]["end_time"]
     assert final["step_instance_list"][1]["status"] == 3 and final["step_instance_list"][1]["execute_count"] == 0
-    sent = job.requests("operate_step_instance")[0]["body"]
-    assert (sent["operation_code"], sent["step_instance_id"], sent["job_instance_id"]) == (
-        RETRY_FAILED, step["step_instance_id"], job_instance_id)
+    assert job.operations() == [{"job_instance_id": job_instance_id, "step_instance_id": step["step_instance_id"],
+                                 "operation_code": RETRY_FAILED, "surface": "apigw", "response_code": 0}]
+    status, body, _raw, _headers = call(job, "operate_step_instance", dict(
+        BIZ3, job_instance_id=str(job_instance_id), step_instance_id=step["step_instance_id"], operation_code="8"),
+        surface="esb")
+    assert status == 200 and body["code"] == 1241003  # the job is done: its step is 3
+    assert job.operations()[1] == {"job_instance_id": job_instance_id, "step_instance_id": step["step_instance_id"],
+                                   "operation_code": RETRY_ALL, "surface": "esb", "response_code": 1241003}
+    assert job.operations("operate_job_instance") == []
 
 
 def test_fail_attempts_one_host_recovers_one_never_and_retry_all_reruns_all(job):
