@@ -13,9 +13,11 @@ import random
 
 import pytest
 
-from conftest import APP_CODE, APP_SECRET, BK_TOKEN, Ansible  # pylint: disable=import-error
+from conftest import Ansible  # pylint: disable=import-error
 from process import Emulator  # pylint: disable=import-error
-from support import BIZ_ID, PLAN_DEPLOY_APP  # pylint: disable=import-error
+from support import (  # pylint: disable=import-error
+    ACCESS_TOKEN, ACCESS_TOKEN_USER, APP_CODE, APP_SECRET, BIZ_ID, BK_TOKEN, PLAN_DEPLOY_APP, USERNAME,
+)
 from multihost import no_crash, run_hosts, start_all  # pylint: disable=import-error
 
 LAUNCH = "execute_job_plan"
@@ -34,8 +36,8 @@ def identity(index, url):
     return [
         ({**esb, **app, "bk_username": "admin"}, "admin"),
         ({**apigw, **app, "bk_username": "alice"}, "alice"),
-        ({**esb, **app, "bk_token": BK_TOKEN}, "admin"),
-        ({**apigw, "bk_access_token": "at-alice-55aa"}, "alice"),
+        ({**esb, **app, "bk_token": BK_TOKEN}, USERNAME),
+        ({**apigw, "bk_access_token": ACCESS_TOKEN}, ACCESS_TOKEN_USER),
         ({**apigw, **app, "bk_username": "admin"}, "admin"),
         ({**esb, **app, "bk_username": "alice"}, "alice"),
     ][index % 6]
@@ -45,35 +47,42 @@ def version_of(instance):
     return {var["name"]: var.get("value") for var in instance["global_var_list"] or []}.get("app_version")
 
 
-def run_round(ansible, job, rng, round_index, tally):
-    job.reset()
+def lose_random_answers(job, rng):
+    """One to four lost answers each of the creates and of the starts, before or after JOB did the work."""
     for api in ("execute_job_plan", "operate_job_instance"):
         for _fault in range(rng.randint(1, 4)):
             job.fault(api, rng.choice(LOST))
+
+
+def round_cells(url, round_index):
+    """The play of one round: {host: (module, args)} and {host: (the user JOB records, app_version)}."""
     cells, expected = {}, {}
     for index in range(HOSTS):
-        connection, user = identity(index, job.url)
+        connection, user = identity(index, url)
         # hosts 0 and 6: both admin by name, same variables (the case a history search alone cannot tell apart)
         version = f"r{round_index}-same" if index in (0, 6) else f"r{round_index}-h{index}"
-        cells[f"h{index:02d}"] = (LAUNCH, {**connection, "job_plan_id": PLAN, "global_vars": {"app_version": version},
-                                           "bk_job_web_url": WEB, "wait": False})
-        expected[f"h{index:02d}"] = (user, version)
-    run = run_hosts(ansible, cells, forks=HOSTS)
-    instances = {item["job_instance_id"]: item for item in job.instances()}
-    texts = " ".join([result.get("msg") or "" for result in run.results.values()]
-                     + [str(warning) for result in run.results.values() for warning in result.get("warnings") or []])
+        host = f"h{index:02d}"
+        cells[host] = (LAUNCH, {**connection, "job_plan_id": PLAN, "global_vars": {"app_version": version},
+                                "bk_job_web_url": WEB, "wait": False})
+        expected[host] = (user, version)
+    return cells, expected
+
+
+def assert_clean_result(result):
+    """No traceback, no 'adopted' key, and a failure either keeps the launched id or says what may have happened."""
+    no_crash(result)
+    assert "adopted" not in result
+    if result.get("failed"):
+        assert "job_instance_id" in result or "may have started" in result["msg"] or "nothing was started" in result["msg"], result["msg"]
+
+
+def count_results(results, instances, expected, tally):
+    """ok / failed, and for every reported id: the task's own operator and variables, started unless it failed.
+    The reported ids."""
     reported = []
-    tally["tasks"] += HOSTS
-    tally["lost_answers"] += sum(1 for request in job.requests() if request.get("fault"))
-    tally["instances"] += len(instances)
-    for host, result in run.results.items():
-        no_crash(result)
-        assert "adopted" not in result
-        if result.get("failed"):
-            tally["failed"] += 1
-            assert "job_instance_id" in result or "may have started" in result["msg"] or "nothing was started" in result["msg"], result["msg"]
-        else:
-            tally["ok"] += 1
+    for host, result in results.items():
+        assert_clean_result(result)
+        tally["failed" if result.get("failed") else "ok"] += 1
         if result.get("job_instance_id") is None:
             continue
         reported.append(result["job_instance_id"])
@@ -82,6 +91,11 @@ def run_round(ansible, job, rng, round_index, tally):
             tally["wrong_adoptions"] += 1
         if not result.get("failed") and mine["status"] == 1:
             tally["reported_but_not_started"] += 1
+    return reported
+
+
+def account_for_instances(instances, reported, texts, tally):
+    """Every instance is reported by one task, or named in a failure or warning; none twice."""
     for job_instance_id, item in instances.items():
         started = item["status"] != 1
         tally["started" if started else "unstarted"] += 1
@@ -92,10 +106,35 @@ def run_round(ansible, job, rng, round_index, tally):
             tally["named_in_a_warning_or_failure"] += 1
         elif count == 0:
             tally["unaccounted_started" if started else "unaccounted_unstarted"] += 1
-    for user, version in set(expected.values()):
+
+
+def count_started_twice(instances, expected, tally):
+    """A task's variables: at most one started instance; the shared pair's at most two."""
+    for _user, version in set(expected.values()):
         allowed = 2 if version.endswith("-same") else 1
         if sum(1 for item in instances.values() if version_of(item) == version and item["status"] != 1) > allowed:
             tally["started_twice"] += 1
+
+
+def texts_of(results):
+    """Every failure message and warning of the play, in one text."""
+    return " ".join([result.get("msg") or "" for result in results.values()]
+                    + [str(warning) for result in results.values() for warning in result.get("warnings") or []])
+
+
+def run_round(ansible, job, rng, round_index, tally):
+    """HOSTS hosts launch the plan at once while random answers are lost; then every instance is accounted for."""
+    job.reset()
+    lose_random_answers(job, rng)
+    cells, expected = round_cells(job.url, round_index)
+    run = run_hosts(ansible, cells, forks=HOSTS)
+    instances = {item["job_instance_id"]: item for item in job.instances()}
+    tally["tasks"] += HOSTS
+    tally["lost_answers"] += sum(1 for request in job.requests() if request.get("fault"))
+    tally["instances"] += len(instances)
+    reported = count_results(run.results, instances, expected, tally)
+    account_for_instances(instances, reported, texts_of(run.results), tally)
+    count_started_twice(instances, expected, tally)
 
 
 @pytest.mark.parametrize("job_version", [None, "3.9.0"], ids=["job-3.10", "job-3.9"])

@@ -23,11 +23,10 @@ from ansible_collections.blueking.job.plugins.module_utils._errors import (
 )
 
 from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by tests/unit/plugins/conftest.py
-from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
+from support import BIZ_ID, PLAN_DEPLOY_APP  # pylint: disable=import-error
+from support import APP_SECRET as SECRET, ESB_CREDENTIALS as CREDENTIALS  # pylint: disable=import-error
 
-SECRET = "demo-app-secret-9f2c41"
-CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": SECRET, "bk_username": "admin"}
-SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
+SCOPE = {"bk_scope_type": "biz", "bk_scope_id": str(BIZ_ID)}
 
 
 class Sleeps(list):

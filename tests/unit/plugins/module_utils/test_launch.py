@@ -17,16 +17,17 @@ from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobE
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 
 from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by tests/unit/plugins/conftest.py
+from support import APP_CODE, APP_SECRET, BIZ_ID, BK_TOKEN, PLAN_DEPLOY_APP, USERNAME  # pylint: disable=import-error
 
-APP = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41"}
-SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
-PLAN = 1000
+APP = {"bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET}
+SCOPE = {"bk_scope_type": "biz", "bk_scope_id": str(BIZ_ID)}
+PLAN = PLAN_DEPLOY_APP
 WEB = "https://job.example.com"
 # who launches: (label, credentials, the operator the task knows, the user JOB records)
 IDENTITIES = [
     ("admin", {**APP, "bk_username": "admin"}, "admin", "admin"),
     ("alice", {**APP, "bk_username": "alice"}, "alice", "alice"),
-    ("token", {**APP, "bk_token": "tok-admin-7d1e"}, None, "admin"),
+    ("token", {**APP, "bk_token": BK_TOKEN}, None, USERNAME),
 ]
 LOST_BEFORE = ("html_502", "drop")  # a proxy answers / the connection breaks before JOB does anything
 LOST_AFTER = ("after_create_502", "after_create_drop")  # JOB did the work, then the answer is lost
@@ -222,79 +223,117 @@ def test_a_refused_connection_is_sent_again_and_never_called_unclear():
 LAUNCHERS = 8  # at once, per round
 ROUNDS = 12
 FAULT_KINDS = LOST_BEFORE + LOST_AFTER
+SAME_PAIR = (0, 3)  # launchers 0 and 3: both admin, same variables (the hard case)
+
+
+class Launcher:
+    """One task of a round: who launches, with which variables, over which surface, and what it got."""
+
+    def __init__(self, index, surface):
+        self.label, self.credentials, self.operator, self.user = IDENTITIES[index % len(IDENTITIES)]
+        self.version = "same" if index in SAME_PAIR else f"v{index}"
+        self.surface = surface
+        self.result = None
+        self.error = None
+        self.warnings = []
+
+    def run(self, job, barrier):
+        barrier.wait()
+        try:
+            self.result, self.warnings = launch(job, self.version, self.credentials, self.operator, self.surface)
+        except BKJobError as err:
+            self.error = err
+
+    @property
+    def got(self):
+        """What the task reports: its result, or its failed result (which keeps a launched id)."""
+        return self.result or (self.error.result if self.error else {})
+
+    @property
+    def texts(self):
+        """What the task says: its failure message and its warnings."""
+        return ([self.error.msg] if self.error else []) + list(self.warnings)
+
+
+def lose_random_answers(job, rng):
+    """Up to three lost answers each of the creates and of the starts, before or after JOB did the work."""
+    for api in ("execute_job_plan", "operate_job_instance"):
+        for _fault in range(rng.randint(0, 3)):
+            job.fault(api, rng.choice(FAULT_KINDS))
+
+
+def launch_at_once(job, launchers):
+    barrier = threading.Barrier(len(launchers))
+    threads = [threading.Thread(target=launcher.run, args=(job, barrier)) for launcher in launchers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+
+def count_tasks_and_instances(tally, job, launchers, instances):
+    tally["tasks"] += len(launchers)
+    tally["ok"] += sum(1 for launcher in launchers if launcher.result)
+    tally["failed"] += sum(1 for launcher in launchers if launcher.error)
+    tally["instances"] += len(instances)
+    started_count = sum(1 for item in instances.values() if started(item))
+    tally["started"] += started_count
+    tally["unstarted"] += len(instances) - started_count
+    tally["lost_answers"] += sum(1 for request in job.requests() if request.get("fault"))
+
+
+def count_wrong_adoptions(tally, launchers, instances):
+    """A reported instance must carry the task's own operator and variables, and a success must have started it."""
+    for launcher in launchers:
+        if "job_instance_id" not in launcher.got:
+            continue
+        mine = instances[launcher.got["job_instance_id"]]
+        if mine["operator"] != launcher.user or version_of(mine) != launcher.version:
+            tally["wrong_adoptions"] += 1
+        if launcher.result and not started(mine):
+            tally["reported_but_not_started"] += 1
+
+
+def account_for_instances(tally, launchers, instances):
+    """Every instance is reported by one task, or named in a failure or warning; none twice."""
+    reported = [launcher.got["job_instance_id"] for launcher in launchers if "job_instance_id" in launcher.got]
+    texts = " ".join(text for launcher in launchers for text in launcher.texts)
+    for job_instance_id, item in instances.items():
+        count = reported.count(job_instance_id)
+        if count > 1:
+            tally["reported_twice"] += 1
+        elif count == 0 and str(job_instance_id) in texts:
+            tally["unstarted_named" if not started(item) else "started_named_in_failure"] += 1
+        elif count == 0:
+            tally["unaccounted"] += 1
+            tally["unaccounted_started" if started(item) else "unaccounted_unstarted"] += 1
+
+
+def started_with(instances, version):
+    return sum(1 for item in instances.values() if version_of(item) == version and started(item))
+
+
+def count_started_twice(tally, launchers, instances):
+    """A task's job: at most one started instance with its variables; the shared pair at most two."""
+    for launcher in launchers:
+        if launcher.version != "same" and started_with(instances, launcher.version) > 1:
+            tally["started_twice"] += 1
+    if started_with(instances, "same") > len(SAME_PAIR):
+        tally["started_twice"] += 1
 
 
 def run_round(job, rng, tally):
     """LAUNCHERS tasks launch plan PLAN at once (mixed identities and surfaces; two share operator and variables),
     while random lost answers hit the creates and the starts; then every instance is accounted for."""
     job.reset()
-    for api in ("execute_job_plan", "operate_job_instance"):
-        for _fault in range(rng.randint(0, 3)):
-            job.fault(api, rng.choice(FAULT_KINDS))
-    launchers = []
-    for index in range(LAUNCHERS):
-        label, credentials, operator, user = IDENTITIES[index % len(IDENTITIES)]
-        version = "same" if index in (0, 3) else f"v{index}"  # 0 and 3: both admin, same variables (the hard case)
-        launchers.append({"label": label, "credentials": credentials, "operator": operator, "user": user, "version": version,
-                          "surface": rng.choice(["esb", "apigw"]), "result": None, "error": None, "warnings": []})
-    barrier = threading.Barrier(LAUNCHERS)
-
-    def go(launcher):
-        barrier.wait()
-        try:
-            launcher["result"], launcher["warnings"] = launch(job, launcher["version"], launcher["credentials"], launcher["operator"],
-                                                              launcher["surface"])
-        except BKJobError as err:
-            launcher["error"] = err
-
-    threads = [threading.Thread(target=go, args=(launcher,)) for launcher in launchers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
+    lose_random_answers(job, rng)
+    launchers = [Launcher(index, rng.choice(["esb", "apigw"])) for index in range(LAUNCHERS)]
+    launch_at_once(job, launchers)
     instances = {item["job_instance_id"]: item for item in job.instances()}
-    reported = [launcher["result"]["job_instance_id"] for launcher in launchers if launcher["result"]]
-    reported += [launcher["error"].result["job_instance_id"] for launcher in launchers
-                 if launcher["error"] and "job_instance_id" in launcher["error"].result]
-    texts = " ".join([launcher["error"].msg for launcher in launchers if launcher["error"]]
-                     + [warning for launcher in launchers for warning in launcher["warnings"]])
-    tally["tasks"] += LAUNCHERS
-    tally["ok"] += sum(1 for launcher in launchers if launcher["result"])
-    tally["failed"] += sum(1 for launcher in launchers if launcher["error"])
-    tally["instances"] += len(instances)
-    tally["started"] += sum(1 for item in instances.values() if started(item))
-    tally["unstarted"] += sum(1 for item in instances.values() if not started(item))
-    tally["lost_answers"] += sum(1 for request in job.requests() if request.get("fault"))
-    for launcher in launchers:
-        got = launcher["result"] or (launcher["error"].result if launcher["error"] else {})
-        if "job_instance_id" not in got:
-            continue
-        mine = instances[got["job_instance_id"]]
-        if mine["operator"] != launcher["user"] or version_of(mine) != launcher["version"]:
-            tally["wrong_adoptions"] += 1
-        if launcher["result"] and not started(mine):
-            tally["reported_but_not_started"] += 1
-    for job_instance_id, item in instances.items():
-        count = reported.count(job_instance_id)
-        if count > 1:
-            tally["reported_twice"] += 1
-        elif count == 0 and not started(item) and str(job_instance_id) in texts:
-            tally["unstarted_named"] += 1
-        elif count == 0 and started(item) and str(job_instance_id) in texts:
-            tally["started_named_in_failure"] += 1
-        elif count == 0:
-            tally["unaccounted"] += 1
-            tally["unaccounted_started" if started(item) else "unaccounted_unstarted"] += 1
-    # a task's job: at most one started instance with its operator and variables, except the shared pair
-    for launcher in launchers:
-        if launcher["version"] == "same":
-            continue
-        mine = [item for item in instances.values() if version_of(item) == launcher["version"] and started(item)]
-        if len(mine) > 1:
-            tally["started_twice"] += 1
-    same = [item for item in instances.values() if version_of(item) == "same" and started(item)]
-    if len(same) > 2:
-        tally["started_twice"] += 1
+    count_tasks_and_instances(tally, job, launchers, instances)
+    count_wrong_adoptions(tally, launchers, instances)
+    account_for_instances(tally, launchers, instances)
+    count_started_twice(tally, launchers, instances)
 
 
 @pytest.mark.parametrize("old", [False, True], ids=["job-3.10", "job-3.9"])
