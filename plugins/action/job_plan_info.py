@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.blueking.job.plugins.plugin_utils._controller import BKJobAction
+from ansible_collections.blueking.job.plugins.plugin_utils._controller import BKJobAction, preload
+
+preload("job_plan_info")
 
 
 class ActionModule(BKJobAction):

@@ -9,8 +9,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import contextlib
+import json
+from typing import Any, Callable, Iterator
 
+from ansible.module_utils import basic
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.blueking.job.plugins.module_utils._args import (
@@ -41,6 +44,39 @@ IDENTITY_FIELDS = frozenset({
 })
 # Sections that are free text through and through, whatever their keys (an output variable may be named "status").
 FREE_TEXT_SECTIONS = frozenset({"msg", "message", "warnings", "log", "output_vars", "diff", "exception", "global_var_list"})
+
+
+# What ansible-core's remove_values puts in place of a no_log option's value (and of any string equal to a no_log value).
+NO_LOG_PLACEHOLDER = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+# remove_values also compares str(value) of booleans and None with the masked values.
+SCALAR_WORDS = ("True", "False", "None")
+
+
+def occurring(secrets: Any, *values: Any) -> set[str]:
+    """The strings of ``secrets`` that occur anywhere in ``values`` (any text inside them, keys and numbers included).
+
+    One JSON rendering of the values is searched, for each secret as written and as JSON escapes it (JSON escapes
+    character by character, so a secret inside a longer string is found either way): linear in the size of the result,
+    where walking it in Python costs seconds for 50,000 hosts (docs/performance.md).
+    """
+    wanted = [secret for secret in secrets if isinstance(secret, str) and secret]
+    if not wanted:
+        return set()
+    text = json.dumps(values, ensure_ascii=False, default=str)
+    return {secret for secret in wanted if secret in text or json.dumps(secret, ensure_ascii=False)[1:-1] in text}
+
+
+@contextlib.contextmanager
+def remove_values_skipped() -> Iterator[None]:
+    """ansible-core's ``remove_values`` made a no-op in ``basic`` for the length of the block. Only for a result in which
+    ``occurring`` found none of the module's no_log values (where it would change nothing but still walk and copy every
+    node: 60 % of a 50,000-host task's CPU)."""
+    original = basic.remove_values
+    basic.remove_values = lambda value, no_log_strings: value
+    try:
+        yield
+    finally:
+        basic.remove_values = original
 
 
 def identity_texts(value: Any, key: Any = None) -> set[str]:
@@ -101,7 +137,15 @@ class BKJobModule(AnsibleModule):
         self.no_log_values.update(value for value, _why in raw_secret_values(raw) if mask_safe(value))
 
     def _shown_arguments(self) -> dict[str, Any]:
-        return masked_arguments(self.params) if isinstance(self.params, dict) else self.params
+        """The arguments as ``invocation.module_args`` shows them: secret variables masked structurally, no_log options
+        replaced as ansible-core's remove_values would (so that the result's text carries no secret at all)."""
+        if not isinstance(self.params, dict):
+            return self.params
+        shown = masked_arguments(self.params)
+        for name, spec in self.argument_spec.items():
+            if spec.get("no_log") and shown.get(name) is not None:
+                shown[name] = NO_LOG_PLACEHOLDER
+        return shown
 
     def _return_formatted(self, kwargs: dict[str, Any]) -> None:
         if "invocation" not in kwargs:
@@ -109,15 +153,22 @@ class BKJobModule(AnsibleModule):
         if self.masked_here:
             kwargs = hide_in_text(kwargs, self.masked_here)
         held, self.held_warnings = self.held_warnings, []
+        texts = []
         for warning, args, kwargs_of_warning in held:
             text = hide_in_text(warning, self.masked_here, free=True) if isinstance(warning, str) else warning
+            texts.append(text)
             super().warn(text, *args, **kwargs_of_warning)
-        super()._return_formatted(kwargs)
+        secrets = {str(value) for value in self.no_log_values}
+        if any(secret in word for secret in secrets for word in SCALAR_WORDS) or occurring(secrets, kwargs, texts):
+            super()._return_formatted(kwargs)
+            return
+        with remove_values_skipped():
+            super()._return_formatted(kwargs)
 
     def keep_identities(self, result: dict[str, Any]) -> None:
         """Take the secret values that occur inside a name or id of ``result`` out of Ansible's masking (which would
         damage the name) into ``masked_here``, and warn once without showing them."""
-        clashes = identity_clashes(self.no_log_values, result)
+        clashes = identity_clashes(occurring(self.no_log_values, result), result)
         if not clashes:
             return
         self.no_log_values.difference_update(clashes)

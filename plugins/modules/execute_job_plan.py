@@ -670,6 +670,40 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], options: Wa
     follow the job; ``listener``: a CallbackListener or None."""
     params = module.params
     scope = scope_params(params)
+    result, payload, plan = checked_plan(module, client, scope, entries)
+    if module.check_mode:
+        return {**result, "msg": f"Check mode: job plan {result['job_plan_id']} would be launched; nothing was sent."}
+    if listener is not None:
+        payload["callback_url"] = listener.url
+    launched_at = time.monotonic()
+    launched, listener = launch(module, client, payload, listener)
+    result.update(launched)
+    url = job_instance_url(params, launched["job_instance_id"])
+    if url:
+        result["job_instance_url"] = url
+    if params.get("start_task") is False:
+        not_started(module, client, scope, launched["job_instance_id"])
+    if options is None:
+        return result
+    # Imported only here: a task that does not wait never loads (and, from AnsiballZ's zip, compiles) the wait.
+    from ansible_collections.blueking.job.plugins.module_utils import _progress
+    from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
+
+    progress = _progress.for_wait(options)
+    if progress is not None:
+        progress.launched(result)
+    if listener is not None:
+        listener.expect(launched["job_instance_id"])
+    watcher = JobWatcher(client, scope, launched["job_instance_id"], warn=module.warn, progress=progress)
+    return watcher.wait_and_report(options, known=result, launched_at=launched_at, plan_name=(plan or {}).get("name"),
+                                   output_vars=plan is None or has_output_vars(plan), wakeup=listener)
+
+
+def checked_plan(module, client, scope: dict[str, Any], entries: list[dict[str, Any]]) -> tuple[dict[str, Any], dict[str, Any], Any]:
+    """The plan resolved (``job_plan_name``), read when ``validate_vars`` or ``--diff`` needs it, its password variables
+    registered and the variables checked against it (InputError, stage validate): (the result so far, the request
+    payload, the plan detail or None)."""
+    params = module.params
     if params.get("job_plan_name") is not None:
         job_plan_id = plan_id_by_name(client, scope, params["job_plan_name"])
     else:
@@ -685,16 +719,21 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], options: Wa
     result: dict[str, Any] = {"changed": True, "job_plan_id": job_plan_id, "global_var_list": masked(entries, secrets)}
     if module._diff:
         result["diff"] = plan_diff(entries, plan, secrets, params["secret_var_names"])
-    if module.check_mode:
-        return {**result, "msg": f"Check mode: job plan {job_plan_id} would be launched; nothing was sent."}
-    if listener is not None:
-        payload["callback_url"] = listener.url
+    return result, payload, plan
+
+
+def launch(module, client, payload: dict[str, Any], listener: Any) -> tuple[dict[str, Any], Any]:
+    """``_launch.launch_once`` with ``payload``; when JOB's allow-list refuses the listener's callback URL, warn and launch
+    once more without it. (what launch_once returns, the listener still in use or None)."""
+    params = module.params
     # The operator JOB records is bk_username only when no token is sent (a token's user wins at ESB and the gateway).
     operator = known_operator(credentials(params, getattr(module, "task_options", None)))
-    launched_at = time.monotonic()
+
+    def link(job_instance_id: int) -> str | None:
+        return job_instance_url(params, job_instance_id)
+
     try:
-        launched = launch_once(client, payload, operator=operator, warn=module.warn,
-                               link=lambda job_instance_id: job_instance_url(params, job_instance_id))
+        return launch_once(client, payload, operator=operator, warn=module.warn, link=link), listener
     except APIError as err:
         if not callback_url_refused(err) or err.result.get("job_instance_id"):
             raise
@@ -704,29 +743,10 @@ def launch_and_follow(module, client, entries: list[dict[str, Any]], options: Wa
         if listener is None:
             err.reword(suffix=f"{allow_list}, or drop callback_url.")
             raise
-        module.warn(f"{refused} The job is launched once more without callback_url and its end is found by polling. {allow_list} "
-                    "to have callback_listen end the wait at the job's end.")
-        listener = None
-        del payload["callback_url"]
-        launched_at = time.monotonic()
-        launched = launch_once(client, payload, operator=operator, warn=module.warn,
-                               link=lambda job_instance_id: job_instance_url(params, job_instance_id))
-    result.update(launched)
-    url = job_instance_url(params, launched["job_instance_id"])
-    if url:
-        result["job_instance_url"] = url
-    if params.get("start_task") is False:
-        not_started(module, client, scope, launched["job_instance_id"])
-    if options is None:
-        return result
-    if listener is not None:
-        listener.expect(launched["job_instance_id"])
-    # Imported only here: a task that does not wait never loads (and, from AnsiballZ's zip, compiles) the wait.
-    from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
-
-    watcher = JobWatcher(client, scope, launched["job_instance_id"], warn=module.warn)
-    return watcher.wait_and_report(options, known=result, launched_at=launched_at, plan_name=(plan or {}).get("name"),
-                                   output_vars=plan is None or has_output_vars(plan), wakeup=listener)
+    module.warn(f"{refused} The job is launched once more without callback_url and its end is found by polling. {allow_list} "
+                "to have callback_listen end the wait at the job's end.")
+    del payload["callback_url"]
+    return launch_once(client, payload, operator=operator, warn=module.warn, link=link), None
 
 
 def not_started(module, client, scope: dict[str, Any], job_instance_id: int) -> None:

@@ -9,14 +9,15 @@
 task runs on the controller, ship it as a module otherwise, and mask the task's secrets in the result on both paths.
 
 In-process (``BKJobAction.in_process``): the task's connection is ``local`` (implicit localhost, ``delegate_to:
-localhost``, ``connection: local``), the task is not ``async`` and the variable ``bk_job_in_process`` is not false. The
+localhost``, ``connection: local``), the task is not ``async`` and ``bk_job_in_process`` (a variable, else the
+controller's environment variable ``BK_JOB_IN_PROCESS``) is not false. The
 module's ``main()`` then runs in the worker process with the arguments ansible-core would have sent it
 (``ActionBase._update_module_args``: check and diff mode, no_log, verbosity...), the task's ``environment:`` applied to
 ``os.environ`` for the length of the task (the ``BK_*`` fallbacks read it), and ``_progress.EMITTER`` set, so that the
 wait writes progress lines as it goes. Its output is parsed by ``ActionBase._parse_returned_data`` exactly like a
 shipped module's, so both paths give the same result. No module transfer, no new interpreter.
 
-Otherwise (delegated to a bastion host, ``async``, or ``bk_job_in_process: false``): ``ActionBase._execute_module``,
+Otherwise (delegated to a bastion host, ``async``, or in-process turned off): ``ActionBase._execute_module``,
 as ansible-core's ``normal`` action does.
 
 Either way the result goes through ``mask_result`` with the secret values the task's arguments and environment carry,
@@ -40,7 +41,7 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
-from ansible_collections.blueking.job.plugins.module_utils import _progress
+from ansible_collections.blueking.job.plugins.module_utils import _progress, _wait  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.blueking.job.plugins.module_utils._args import CONNECTION_ARGSPEC, url_passwords
 from ansible_collections.blueking.job.plugins.module_utils._module import hide_in_text
 from ansible_collections.blueking.job.plugins.module_utils._secrets import MIN_MASKED_LENGTH, mask_safe, raw_secret_values
@@ -49,10 +50,14 @@ try:  # ansible-core 2.19 and later: module messages use a serialization profile
     from ansible.module_utils.common.json import Direction, get_module_encoder
 except ImportError:  # ansible-core 2.16 to 2.18
     from ansible.module_utils.common.json import AnsibleJSONEncoder
-    from ansible.vars.clean import remove_internal_keys
 
     get_module_encoder = None
     Direction = None
+
+try:  # ansible-core 2.20 and earlier; 2.21's _parse_returned_data gives an object that removes them itself
+    from ansible.vars.clean import remove_internal_keys
+except ImportError:
+    remove_internal_keys = None
 
 try:  # ansible-core 2.19 and later: module_utils behave as on a target only while this is false
     from ansible.module_utils import _internal as module_internal
@@ -64,8 +69,19 @@ display = Display()
 COLLECTION = "ansible_collections.blueking.job.plugins.modules"
 PROFILE = "legacy"  # the serialization profile of a module without metadata (ansible-core 2.19 and later)
 IN_PROCESS_VAR = "bk_job_in_process"  # a variable (host, group, play or extra) that turns the in-process path off
+IN_PROCESS_ENV = "BK_JOB_IN_PROCESS"  # the same for a whole run, from the controller's environment (AWX: the template's)
 # The options whose values are credentials, with the environment variables that can stand in for them.
 SECRET_OPTIONS = {name: spec["fallback"][1] for name, spec in CONNECTION_ARGSPEC.items() if spec.get("no_log")}
+
+
+def preload(module: str) -> None:
+    """Import the module ``module`` of the collection now. Called when ansible-playbook's strategy loads the action plugin
+    in its main process, so that every worker it forks has the module (and ``_wait``, imported above, which a module
+    only imports when it waits) already compiled and imported: a task pays no import at all."""
+    try:
+        importlib.import_module(f"{COLLECTION}.{module}")
+    except ImportError:
+        pass  # the task itself reports it (in-process: MODULE FAILURE with the traceback, masked)
 
 
 class BKJobAction(ActionBase):
@@ -94,11 +110,12 @@ class BKJobAction(ActionBase):
         return mask_result(result, self._task.args, environment)
 
     def in_process(self, task_vars: dict[str, Any]) -> bool:
-        """Whether this task runs the module in the controller's process: a local connection, no async, and
-        ``bk_job_in_process`` not false."""
+        """Whether this task runs the module in the controller's process: a local connection, no async, and neither
+        the variable ``bk_job_in_process`` nor (when the variable is not set) the controller's environment variable
+        ``BK_JOB_IN_PROCESS`` false."""
         if self._task.async_val or getattr(self._connection, "transport", None) != "local":
             return False
-        return boolean(task_vars.get(IN_PROCESS_VAR, True), strict=False)
+        return boolean(task_vars.get(IN_PROCESS_VAR, os.environ.get(IN_PROCESS_ENV) or True), strict=False)
 
     def run_in_process(self, task_vars: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
         """Run the module's ``main()`` here and return its result as ``_execute_module`` would."""
@@ -121,10 +138,12 @@ class BKJobAction(ActionBase):
     def parse_output(self, res: dict[str, Any]) -> dict[str, Any]:
         """The module's printed output as ``ActionBase._execute_module`` turns it into a result, in each ansible-core."""
         if "profile" in inspect.signature(self._parse_returned_data).parameters:  # 2.19 and later
-            unified = self._parse_returned_data(res, PROFILE)
-            unified.remove_internal_keys()
-            return unified.as_result_dict(for_round_trip=True)
-        data = self._parse_returned_data(res)
+            data = self._parse_returned_data(res, PROFILE)
+        else:
+            data = self._parse_returned_data(res)
+        if not isinstance(data, dict):  # 2.21: a UnifiedTaskResult
+            data.remove_internal_keys()
+            return data.as_result_dict(for_round_trip=True)
         data.pop("_ansible_suppress_tmpdir_delete", None)
         remove_internal_keys(data)
         return data
