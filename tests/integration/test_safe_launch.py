@@ -11,7 +11,7 @@ import json
 import pytest
 
 from conftest import apigw_connection, esb_connection  # pylint: disable=import-error
-from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
+from support import BK_TOKEN, PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 LAUNCH = "blueking.job.execute_job_plan"
 PLAN_INFO = "blueking.job.job_plan_info"
@@ -172,7 +172,7 @@ def test_a_token_caller_on_old_job_never_takes_another_users_job(job, ansible):
     others = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY_APP, bk_username="alice")])["r0"]
     job.next_launch(job_version="3.9.0")
     job.fault("execute_job_plan", "html_502")
-    token = {key: value for key, value in esb_connection(job, bk_token="tok-admin-7d1e").items() if key != "bk_username"}
+    token = {key: value for key, value in esb_connection(job, bk_token=BK_TOKEN).items() if key != "bk_username"}
     task = {**token, "bk_biz_id": 2, "job_plan_id": PLAN_DEPLOY_APP, "wait": False, "bk_job_web_url": "https://job.example.com"}
     result = ansible.playbook([{"name": "launch", LAUNCH: task}])["r0"]
     assert others["failed"] is False and result["failed"] is True and "job_instance_id" not in result

@@ -14,9 +14,8 @@ import pytest
 from ansible_collections.blueking.job.plugins.module_utils import _api
 from ansible_collections.blueking.job.plugins.module_utils._client import Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import APIError, AuthError
-from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
+from support import ESB_CREDENTIALS as CREDENTIALS, PLAN_DEPLOY_APP  # pylint: disable=import-error
 
-CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
 SCOPE = {"bk_scope_type": "biz", "bk_scope_id": "2"}
 ALLOW_LIST_MESSAGE = "callbackUrl: Callback url is invalid or not in the allowed list, please contact the platform administrator to add it"
 

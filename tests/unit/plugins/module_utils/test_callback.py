@@ -26,8 +26,8 @@ from ansible_collections.blueking.job.plugins.module_utils._errors import InputE
 from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
 
 from process import Emulator  # pylint: disable=import-error  # tests/emulator, put on sys.path by tests/unit/plugins/conftest.py
+from support import ESB_CREDENTIALS as CREDENTIALS  # pylint: disable=import-error
 
-CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
 SCOPE = {"bk_biz_id": 2}
 JOB_ID = 20000042
 

@@ -14,10 +14,9 @@ from ansible_collections.blueking.job.plugins.module_utils import _report, _wait
 from ansible_collections.blueking.job.plugins.module_utils._args import WaitOptions, wait_options
 from ansible_collections.blueking.job.plugins.module_utils._client import Client
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, JobFailedError, PermissionDeniedError
-from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
+from support import ESB_CREDENTIALS as CREDENTIALS, PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 
-CREDENTIALS = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"}
 SCOPE = {"bk_biz_id": 2}
 PARAMS = WaitOptions(wait_timeout=30, poll_interval=0.05, poll_max_interval=0.2, on_waiting_user="wait", log_max_bytes=64, log_total_max_bytes=1 << 20)
 
