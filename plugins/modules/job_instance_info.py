@@ -836,8 +836,16 @@ def list_instances(module: Any, client: Any, *, now_ms: int | None = None) -> di
     for window_start, window_end in query_windows(start, end):
         offset = 0
         for _page in range(_api.MAX_PAGES):
-            items, total = _api.get_job_instance_list_page(client, scope, create_time_start=window_start,
-                                                           create_time_end=window_end, start=offset, stage="lookup", **sent)
+            try:
+                items, total = _api.get_job_instance_list_page(client, scope, create_time_start=window_start,
+                                                               create_time_end=window_end, start=offset, stage="lookup", **sent)
+            except BKJobError as err:
+                if offset and err.code == _api.CODE_ILLEGAL_PARAM_WITH_PARAM_NAME_AND_REASON:
+                    # job.execute's openapi.v3GetJobInstanceList.startLimitEnabled refuses a page starting beyond
+                    # maxStart (OpenApiProperties, 1000 by default)
+                    err.reword(suffix=f"JOB refuses pages that start this far ({offset} instances of one 30-day query "
+                                      "already read): narrow the time window, add filters or lower limit.")
+                raise
             offset += len(items)
             for item in items:
                 if item.get("job_instance_id") in seen or not wanted(item):

@@ -172,6 +172,22 @@ def test_time_windows_since_iso_and_epoch_ms(seeded, job, ansible):
     assert run["r3"]["create_time_start"] == int(four_days_ago.timestamp()) * 1000
 
 
+def test_the_guide_loop_waits_for_the_listed_runs_still_going(job, ansible):
+    ended = create(job)
+    wait_ended(job, [ended])
+    going = [create(job, step_seconds=6), create(job, step_seconds=6)]  # still running when listed
+    run = ansible.playbook([
+        listing(job, job_plan_name="deploy"),
+        {"name": "wait for the runs not ended", INFO: {**esb_connection(job), "bk_biz_id": BIZ_ID, "job_instance_id": "{{ item.job_instance_id }}",
+                                                       "wait": True, "poll_interval": 0.2, "poll_max_interval": 0.5},
+         "loop": "{{ r0.job_instances | rejectattr('job_finished') }}"},
+    ])
+    assert [item["job_instance_id"] for item in run["r0"]["job_instances"]] == going[::-1] + [ended]
+    waited = run["r1"]["results"]
+    assert sorted(item["job_instance_id"] for item in waited) == sorted(going)
+    assert all(item["failed"] is False and item["status_name"] == "success" for item in waited)
+
+
 def test_a_window_over_30_days_is_read_as_30_day_queries_newest_first(seeded, job, ansible):
     run = ansible.playbook([listing(job, since="65d")])
     result = run["r0"]
@@ -198,6 +214,21 @@ def test_every_page_is_read_and_limit_truncates(job, ansible):
     assert pages[:3] == [(0, 1000), (2, 1000), (4, 1000)]
     assert pages[3:5] == [(0, 1000), (2, 1000)], "limit 3: the page that shows a 4th instance is the last read"
     assert pages[5:] == [(0, 1000), (2, 1000), (4, 1000)]
+
+
+def test_a_refused_far_page_says_how_to_narrow_the_query(job, ansible):
+    """A JOB with openapi.v3GetJobInstanceList.startLimitEnabled refuses start > maxStart (1241010,
+    EsbGetJobInstanceListV3ResourceImpl.checkRequest); here the third page is refused that way."""
+    for _ in range(5):
+        create(job)
+    job.admin("POST", "/_emulator/settings", {"page_limit": 2})
+    job.fault("get_job_instance_list", "business_error", code=1241010, match={"start": 4},
+              message="Invalid request parameter [start], reason: The value of start cannot exceed 2")
+    run = ansible.playbook([listing(job, limit=0)])
+    result = run["r0"]
+    assert result["failed"] is True and result["error"]["code"] == 1241010 and result["error"]["stage"] == "lookup"
+    assert "The value of start cannot exceed 2" in result["msg"]
+    assert "narrow the time window, add filters or lower limit" in result["msg"]
 
 
 def test_bad_input_fails_clearly_before_any_list_request(job, ansible):
