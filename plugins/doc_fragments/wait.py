@@ -49,6 +49,7 @@ options:
       - JOB takes V(confirm) and V(terminate) only from the step's confirm users (or roles) and fails the task with
         1244016 and stage C(operate) for anyone else; the job then still waits. Each confirmation step is answered once.
         A step that waits but is not a confirmation step (a paused rolling step) fails the task as V(fail) does.
+      - V(confirm) and V(terminate) act only when the task waits for the job.
     type: str
     choices: [wait, fail, return, confirm, terminate]
     default: wait
@@ -78,7 +79,7 @@ options:
       - C(retries) says per step and per host how many runs it took and which hosts recovered; C(failed_hosts)
         lists the hosts still failed. When JOB refuses a retry (no permission, for example), a warning says so and
         the job's failure is reported as it is.
-      - V(0) (the default) never retries. At most V(100).
+      - Only when the task waits for the job. V(0) (the default) never retries. At most V(100).
     type: int
     default: 0
   show_progress:

@@ -50,6 +50,7 @@ from ansible_collections.blueking.job.plugins.module_utils._report import (
     host_key,
     job_finished,
     plan_name_of,
+    plural,
     status_name,
 )
 
@@ -349,7 +350,7 @@ class JobWatcher(JobInstance):
         record["rounds"] = round_no
         for host in failed:
             record["attempts"][host_key(host)] += 1
-        hosts = f"{len(failed)} failed hosts" if failed or self.had_hosts else "the failed targets"
+        hosts = plural(len(failed), "failed host") if failed or self.had_hosts else "the failed targets"
         self._note(f"retrying {hosts} of step '{name}' (retry {round_no} of {options.retry_failed_hosts})")
         return True, data
 

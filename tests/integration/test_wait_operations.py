@@ -40,7 +40,8 @@ def test_a_retry_runs_the_failed_step_again_until_its_hosts_recover_or_the_retri
     """101 fails once and recovers at the first retry, 102 never recovers, 103 never failed: two retries (operation 2) of
     the failed step, and the result says per host how many runs it took."""
     job.next_launch(fail_attempts={"101": 1, "102": -1})
-    result = ansible.playbook([launch(job, retry_failed_hosts=2, host_results="all")])["r0"]
+    run = ansible.playbook([launch(job, retry_failed_hosts=2, host_results="all")])
+    result = run["r0"]
     step = result["steps"][0]
     job_instance_id = result["job_instance_id"]
     assert step_operations(job) == [(job_instance_id, step["step_instance_id"], 2)] * 2
@@ -55,6 +56,10 @@ def test_a_retry_runs_the_failed_step_again_until_its_hosts_recover_or_the_retri
     assert [(host["bk_host_id"], host["status_name"]) for host in step["hosts"]] == [(101, "success"), (102, "script_nonzero_exit"),
                                                                                      (103, "success")]
     assert [host["bk_host_id"] for host in result["failed_hosts"]] == [102]
+    # the progress lines of the in-process path (show_progress, default true) tell each retry
+    label = f'JOB instance {job_instance_id} "deploy-app"'
+    assert f"{label}: retrying 2 failed hosts of step 'check env' (retry 1 of 2)" in run.output
+    assert f"{label}: retrying 1 failed host of step 'check env' (retry 2 of 2)" in run.output
 
 
 def test_a_step_whose_hosts_recover_lets_the_job_go_on_and_succeed(job, ansible):
@@ -121,7 +126,9 @@ def test_retried_hosts_that_recovered_do_not_stop_confirm(job, ansible):
 
 def test_terminate_ends_the_job_at_the_confirmation_and_the_task_fails_saying_so(job, ansible):
     job.next_launch(confirm=True)
-    result = ansible.playbook([launch(job, on_waiting_user="terminate")])["r0"]
+    run = ansible.playbook([launch(job, on_waiting_user="terminate", show_progress=False)])
+    assert "JOB instance " not in run.output, "show_progress: false writes no progress line"
+    result = run["r0"]
     approve = next(step for step in result["steps"] if step["name"] == "approve")
     assert step_operations(job) == [(result["job_instance_id"], approve["step_instance_id"], 9)]
     assert result["failed"] is True and result["changed"] is True

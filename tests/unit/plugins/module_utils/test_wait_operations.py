@@ -143,7 +143,7 @@ def test_retry_failed_hosts_retries_the_failed_step_once_and_the_host_recovers(j
                                   "hosts_recovered": 1, "hosts_failed": 0, "hosts": [
                                       {"name": "10.0.0.2", "bk_host_id": 102, "ip": "10.0.0.2", "bk_cloud_id": 0, "attempts": 2,
                                        "recovered": True}]}]
-    assert progress.notes == [f"retrying 1 failed hosts of step '{failed_step['name']}' (retry 1 of 2)"]
+    assert progress.notes == [f"retrying 1 failed host of step '{failed_step['name']}' (retry 1 of 2)"]
     assert 4 in progress.statuses and progress.statuses[-1] == 3
 
 
