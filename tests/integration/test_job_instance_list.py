@@ -36,6 +36,8 @@ def create(job, plan=PLAN_DEPLOY, operator="admin", **behaviour):
                                                                              "bk_app_secret": "demo-app-secret-9f2c41",
                                                                              "bk_username": operator})
     assert status == 200 and body and body.get("result") is True, raw
+    # JOB orders the list by create_time alone (TaskInstanceDAOImpl): distinct milliseconds give the order tests expect
+    time.sleep(0.005)
     return body["data"]["job_instance_id"]
 
 
