@@ -11,9 +11,11 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-APP = {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41"}
+from support import APP_CODE, APP_SECRET  # pylint: disable=import-error  # tests/emulator, beside this file
+
+APP = {"bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET}
 # The demo app is exempted from user verification explicitly (the emulator's default exempts no app).
-CONFIG = {"skip_user_auth_apps": ["bk-demo-app"]}
+CONFIG = {"skip_user_auth_apps": [APP_CODE]}
 GATEWAY_METHODS = {"execute_job_plan": "POST", "operate_job_instance": "POST", "batch_get_job_instance_ip_log": "POST",
                    "operate_step_instance": "POST"}
 

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from raw_call import SCOPE, call  # pylint: disable=import-error
-from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
+from support import ESB_CREDENTIALS, PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 NOW = int(time.time() * 1000)
 WINDOW = {"create_time_start": NOW - 3600000, "create_time_end": NOW + 3600000}
@@ -85,8 +85,7 @@ def test_unreadable_body_is_bad_request(job):
     import json  # pylint: disable=import-outside-toplevel
     import urllib.request  # pylint: disable=import-outside-toplevel
     request = urllib.request.Request(f"{job.apigw_url}/api/v3/execute_job_plan", data=b"{not json", method="POST", headers={
-        "Content-Type": "application/json", "X-Bkapi-Authorization": json.dumps(
-            {"bk_app_code": "bk-demo-app", "bk_app_secret": "demo-app-secret-9f2c41", "bk_username": "admin"})})
+        "Content-Type": "application/json", "X-Bkapi-Authorization": json.dumps(ESB_CREDENTIALS)})
     with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 (loopback emulator)
         assert answer.status == 200
         body = json.loads(answer.read())

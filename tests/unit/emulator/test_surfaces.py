@@ -13,7 +13,7 @@ import pytest
 
 from process import Emulator  # pylint: disable=import-error
 from raw_call import APP, SCOPE, call  # pylint: disable=import-error
-from support import PLAN_DEPLOY_APP  # pylint: disable=import-error
+from support import APP_CODE, APP_SECRET, BK_TOKEN, PLAN_DEPLOY_APP  # pylint: disable=import-error
 
 LAUNCH = dict(SCOPE, job_plan_id=PLAN_DEPLOY_APP)
 BARE_USER = dict(APP, bk_username="admin")
@@ -31,7 +31,7 @@ def test_bare_bk_username_is_refused_unless_the_app_is_exempted():
         assert "the user indicated by bk_username is not verified" in body["message"]
         # a real user identity still works
         status, body, _raw, _headers = call(job, "get_job_plan_list", SCOPE, surface="apigw",
-                                            auth=dict(APP, bk_token="tok-admin-7d1e"))
+                                            auth=dict(APP, bk_token=BK_TOKEN))
         assert status == 200 and body["result"] is True
 
 
@@ -123,7 +123,7 @@ def test_esb_wraps_a_non_json_job_answer(job):
 
 TENANTS = {"tenant": {"apps": {"bk-global-app": {"tenant_mode": "global"},
                                "bk-demo-app": {"tenant_mode": "single", "tenant_id": "default"}}},
-           "apps": {"bk-demo-app": "demo-app-secret-9f2c41", "bk-global-app": "global-secret"},
+           "apps": {APP_CODE: APP_SECRET, "bk-global-app": "global-secret"},
            "skip_user_auth_apps": ["bk-demo-app", "bk-global-app"]}
 
 
