@@ -522,22 +522,27 @@ class _StepReplay:
         self.outcome = instance["outcome"]
         self.events = [event for event in (instance.get("step_events") or {}).get(index, []) if event["at"] <= at_ms]
         self.terminates = [item for item in instance.get("terminates") or [] if cursor <= item["at"] <= at_ms]
-        self.executions = {host["bk_host_id"]: 0 for host in self.step["hosts"]}
-        self.records = {}  # host id -> (status, exit_code, error_code, start, end)
+        # Runs and host results are kept per phase, not per host, so that a poll of a 50000-host job stays cheap:
+        # runs: the host sets of the step's executions (None: every host); marks: (hosts, status, start, end, failed)
+        # in time order, the latest mark covering a host being its result (see host_records()).
+        self.runs = []
+        self.marks = []
         self.state = {"status": 1, "start_time": cursor, "end_time": None, "total_time": None, "execute_count": 0,
                       "run_start": cursor, "run_end": None}
         self.job_status = 2
         waits = self.step["type"] == STEP_CONFIRM and behaviour.get("confirm")
-        self.phase = ("wait", cursor) if waits else self._start_run(cursor, list(self.executions), first=True)
+        self.phase = ("wait", cursor) if waits else self._start_run(cursor, None, first=True)
         self.result = None
 
     # -- phases -----------------------------------------------------------------------------------------------
 
     def _start_run(self, since, host_ids, first=False):
-        """A run of the step's hosts host_ids from since: ("run", since, hosts, status it ends with, failed hosts)."""
-        for host_id in host_ids:
-            self.executions[host_id] += 1
-        failed = frozenset(host_id for host_id in host_ids if _fails(self.outcome, self.index, host_id, self.executions[host_id]))
+        """A run of host_ids (None: every host of the step) from since: ("run", since, hosts, status it ends with,
+        failed hosts)."""
+        self.runs.append(host_ids)
+        candidates = self.outcome.get("fail_attempts", {}) if self.index == self.outcome["index"] else {}
+        failed = frozenset(host_id for host_id in candidates if (host_ids is None or host_id in host_ids) and _fails(
+            self.outcome, self.index, host_id, sum(1 for run in self.runs if run is None or host_id in run)))
         if first and self.index == self.outcome["index"]:
             status = self.outcome["status"]
         else:
@@ -545,7 +550,16 @@ class _StepReplay:
         if status == 4 and self.step.get("ignore_error"):
             status = 6  # a step whose plan ignores errors ends IGNORE_ERROR (GseStepEventHandler) and the job goes on
         self.state.update(run_start=since, run_end=None)
-        return ("run", since, tuple(host_ids), status, failed)
+        return ("run", since, host_ids, status, failed)
+
+    def _unsuccessful(self):
+        """Hosts whose latest result is not a success (isSuccess: 9): hosts outside the latest run succeeded before
+        it (every retry-fail re-runs all the others), so they are that run's failed hosts, or all its hosts when the
+        step's status does not give its hosts 9 (9 abnormal: 0, 11 stopped: 403)."""
+        host_ids, status, _since, _end, failed = self.marks[-1] if self.marks else (None, 1, None, None, frozenset())
+        if HOST_STATUS_FOR_STEP.get(status) == 9:
+            return failed
+        return host_ids
 
     def _next_event(self):
         return self.events[0] if self.events else None
@@ -559,12 +573,38 @@ class _StepReplay:
         return None
 
     def _mark(self, host_ids, status, since, end, failed=frozenset()):
-        """Host results of host_ids: (host status, exit_code, error_code, start, end, failed?)."""
-        for host_id in host_ids:
-            bad = host_id in failed and self.step["type"] in FAILED_HOST_CODES
-            codes = (FAILED_HOST_CODES[self.step["type"]] if bad else
-                     (HOST_STATUS_FOR_STEP.get(status, 500), 0, HOST_ERROR_CODE_FOR_STEP.get(status, 0)))
-            self.records[host_id] = codes + (since, end, bad)
+        """The results of host_ids (None: every host) from now on: host status by the step status, failed ones failed."""
+        if host_ids == ():
+            return
+        if self.marks and self.marks[-1][0] == host_ids and self.marks[-1][2] == since and not self.marks[-1][4]:
+            self.marks.pop()  # the same run seen again (running, then stopping): keep the latest view only
+        self.marks.append((host_ids, status, since, end, failed if self.step["type"] in FAILED_HOST_CODES else frozenset()))
+
+    def failed_hosts(self):
+        """Hosts whose latest result is a failure."""
+        candidates = set().union(*(mark[4] for mark in self.marks)) if self.marks else set()
+        return frozenset(host_id for host_id in candidates if host_id in self._latest(host_id)[4])
+
+    def _latest(self, host_id):
+        for mark in reversed(self.marks):
+            if mark[0] is None or host_id in mark[0]:
+                return mark
+        return None
+
+    def host_records(self):
+        """bk_host_id -> (status, exit_code, error_code, start, end) of each host with a result (the marks applied in
+        order, so the latest covering a host wins)."""
+        records = {}
+        every = None
+        bad_codes = FAILED_HOST_CODES.get(self.step["type"], (104, 1, 0))
+        for host_ids, status, since, end, failed in self.marks:
+            good = (HOST_STATUS_FOR_STEP.get(status, 500), 0, HOST_ERROR_CODE_FOR_STEP.get(status, 0), since, end)
+            if host_ids is None:
+                every = every or [host["bk_host_id"] for host in self.step["hosts"]]
+                host_ids = every
+            records.update(dict.fromkeys(host_ids, good))
+            records.update(dict.fromkeys((host_id for host_id in failed if host_id in records), bad_codes + (since, end)))
+        return records
 
     def _finish(self, status, at):
         """The step reaches status at time at: end_time at, total_time as TaskCostCalculator.calculate gives it
@@ -666,9 +706,7 @@ class _StepReplay:
             self.state["execute_count"] += 1
             self.state.update(end_time=None, total_time=None)
             self.job.update(end=None, total=None)
-            hosts = [host_id for host_id in self.executions
-                     if action == "retry_all" or self.records.get(host_id, (0,))[0] != 9]  # isSuccess: 9
-            self.phase = self._start_run(when, hosts)
+            self.phase = self._start_run(when, None if action == "retry_all" else self._unsuccessful())
         elif action == "ignore":
             # ignoreError: IGNORE_ERROR (times untouched), job end/total reset, the job goes on
             self.state["status"] = 6
@@ -700,7 +738,7 @@ def compute_progress(instance, at_ms, with_hosts=True):
     "run_start", "run_end", "hosts" (with_hosts)}]}.
     """
     states = [{"status": 1, "start_time": None, "end_time": None, "total_time": None, "execute_count": 0,
-               "run_start": None, "run_end": None, "records": {}} for _step in instance["steps"]]
+               "run_start": None, "run_end": None, "replay": None} for _step in instance["steps"]]
     start = instance["start_time"]
     job = {"start": start, "end": None, "total": None}
     status, active = 1, None
@@ -709,7 +747,7 @@ def compute_progress(instance, at_ms, with_hosts=True):
         status = 3
         for index in range(len(instance["steps"])):
             replay = _StepReplay(instance, index, cursor, at_ms, job).run()
-            states[index] = dict(replay.state, records=replay.records)
+            states[index] = dict(replay.state, replay=replay)
             kind, at = replay.result
             if kind == "next":
                 cursor = at
@@ -722,10 +760,10 @@ def compute_progress(instance, at_ms, with_hosts=True):
         if status in FINISHED_STATUSES:
             active = None
     for step, state in zip(instance["steps"], states):
-        records = state.pop("records")
-        state["failed"] = frozenset(host_id for host_id, record in records.items() if record[5])
+        replay = state.pop("replay")
+        state["failed"] = replay.failed_hosts() if replay is not None else frozenset()
         if with_hosts:
-            state["hosts"] = _host_results(step, state, records)
+            state["hosts"] = _host_results(step, state, replay.host_records() if replay is not None else {})
     return {
         "status": status,
         "start_time": start,
@@ -753,8 +791,8 @@ def _host_results(step, state, records):
     for host in step["hosts"]:
         record = records.get(host["bk_host_id"])
         if record is None:  # not run yet (cannot happen for a started step, kept for safety): waiting
-            record = (5, 0, 0, None, None, False)
-        host_status, exit_code, error_code, start, end, _failed = record
+            record = (5, 0, 0, None, None)
+        host_status, exit_code, error_code, start, end = record
         results.append({"bk_host_id": host["bk_host_id"], "ip": host["ip"], "bk_cloud_id": host["bk_cloud_id"],
                         "status": host_status, "tag": "", "exit_code": exit_code, "error_code": error_code,
                         "start_time": start, "end_time": end,
