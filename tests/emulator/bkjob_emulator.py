@@ -700,6 +700,13 @@ class _StepReplay:
             return
         self.events.pop(0)
         action, when = event["action"], event["at"]
+        if self.step["type"] == STEP_CONFIRM and action in ("retry_failed", "retry_all", "next"):
+            # doStepOperation sets the job RUNNING (and a retry adds to execute_count), but ConfirmStepEventHandler
+            # has no case for these events: the step stays 11 and the job stays 2 for good
+            self.state["execute_count"] += action != "next"
+            self.job_status = 2
+            self.result = ("hold", None)
+            return
         if action in ("retry_failed", "retry_all"):
             # retryStepFail/retryStepAll: execute_count + 1, step RUNNING with end/total reset (start_time kept),
             # job RUNNING with end/total reset; retry-fail re-runs only the hosts whose last result is no success
@@ -1639,8 +1646,8 @@ def api_operate_step_instance(call):
             raise JobError(1241003, "不支持的操作")
         if action in ("continue", "terminate"):
             check_confirm_user(instance, step, call.user)
-        if action == "ignore" and step_status != 4:
-            pass  # GseStepEventHandler.ignoreError only acts on FAIL: accepted, nothing changes
+        if action == "ignore" and step_status != 4 or action == "skip" and is_confirm:
+            pass  # GseStepEventHandler.ignoreError only acts on FAIL, ConfirmStepEventHandler has no SKIP: no change
         else:
             add_step_event(instance, index, action, at_ms)
         if instance["callback_url"]:  # finishJob calls back each time the job finishes

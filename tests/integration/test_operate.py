@@ -7,8 +7,11 @@ operation requests JOB gets, idempotence, check mode, refusals that name the sta
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import time
+from pathlib import Path
 
 from conftest import esb_connection  # pylint: disable=import-error
 from support import PLAN_DEPLOY_APP, PLAN_FLAKY  # pylint: disable=import-error
@@ -314,3 +317,92 @@ def test_an_unknown_instance_fails_with_its_id(job, ansible):
     assert result["failed"] is True and result["job_instance_id"] == 29999999
     assert "does not exist in this scope" in result["msg"] and result["error"]["stage"] == "operate"
     assert sent(job, "operate_job_instance") == []
+
+
+# ---------------------------------------------------------------------------------------------- the guide's playbooks
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "docsite" / "rst" / "guide_operate.rst"
+
+
+def guide_blocks() -> list[str]:
+    """The YAML blocks of docs/docsite/rst/guide_operate.rst, as written there."""
+    text = GUIDE.read_text(encoding="utf-8")
+    return [re.sub(r"^  ", "", block, flags=re.M)
+            for block in re.findall(r"^\.\. code-block:: yaml(?:\+jinja)?\n\n((?:  .*\n|\n)+)", text, flags=re.M)]
+
+
+def run_guide(job, ansible, tmp_path, text, extra_vars):
+    """Run a guide playbook (a play, or tasks wrapped into one) with the credentials in BK_* variables."""
+    if not text.lstrip().startswith("- name:") or "hosts:" not in text:
+        text = "- hosts: localhost\n  gather_facts: false\n  tasks:\n" + "".join(f"    {line}\n" for line in text.splitlines())
+    playbook = tmp_path / "guide.yml"
+    playbook.write_text(text, encoding="utf-8")
+    variables = tmp_path / "vars.json"
+    variables.write_text(json.dumps(extra_vars), encoding="utf-8")
+    connection = esb_connection(job)
+    env = {"BK_API_URL": connection["bk_api_url"], "BK_APP_CODE": connection["bk_app_code"],
+           "BK_APP_SECRET": connection["bk_app_secret"], "BK_USERNAME": connection["bk_username"]}
+    completed = ansible.run_command([ansible.playbook_bin, "-e", f"@{variables}", str(playbook)], env, ())
+    output = completed.stdout + completed.stderr
+    recap = re.search(r"^localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=0\s+failed=(\d+)\s+skipped=(\d+)", output, flags=re.M)
+    assert recap, output[-4000:]
+    return completed.returncode, tuple(int(value) for value in recap.groups()), output
+
+
+def test_the_guides_confirm_playbooks_by_hand_and_with_the_module_do_the_same(job, ansible, tmp_path):
+    by_hand = next(block for block in guide_blocks() if "ansible.builtin.uri" in block and "hosts: localhost" in block)
+    with_module = next(block for block in guide_blocks() if "hosts: localhost" in block and STEP_OP in block)
+    for playbook in (by_hand, with_module):
+        job.reset()
+        job_instance_id = waiting_job(job, ansible)
+        approve = step_id(job, job_instance_id, "approve")
+        code, (ok, changed, failed, _skipped), output = run_guide(job, ansible, tmp_path, playbook,
+                                                                  {"bk_biz_id": 2, "job_instance_id": job_instance_id})
+        assert code == 0 and failed == 0 and changed == 1, output[-4000:]
+        assert sent(job) == [(6, approve)] and instance(job, job_instance_id)["status"] == 3
+        # run again: the hand-written one skips its confirmation silently, the module says why it sent nothing
+        code, (ok, changed, failed, skipped), output = run_guide(job, ansible, tmp_path, playbook,
+                                                                 {"bk_biz_id": 2, "job_instance_id": job_instance_id})
+        assert code == 0 and changed == 0 and failed == 0, output[-4000:]
+        assert sent(job) == [(6, approve)]
+        assert (skipped, ok) == ((1, 2) if playbook is by_hand else (0, 1))
+
+
+def test_the_guides_operate_tasks_run_as_written(job, ansible, tmp_path):
+    blocks = {name: next(block for block in guide_blocks() if block.startswith(f"- name: {name}"))
+              for name in ("Start the job and wait for it", "Stop the job, wherever it is",
+                           "Retry the failed hosts of the failed step and wait", "Start the job (operation code 2)")}
+    for playbook, expected in ((blocks["Start the job (operation code 2)"], 2), (blocks["Start the job and wait for it"], 2)):
+        job.reset()
+        job.next_launch(step_seconds=0.1)
+        job_instance_id = ansible.playbook([launch(job, start_task=False, wait=False)])["r0"]["job_instance_id"]
+        code, (_ok, changed, failed, _skipped), output = run_guide(job, ansible, tmp_path, playbook,
+                                                                   {"bk_biz_id": 2, "job_instance_id": job_instance_id})
+        assert code == 0 and (changed, failed) == (1, 0), output[-4000:]
+        assert sent(job, "operate_job_instance") == [(expected, None)]
+        code, (_ok, changed, failed, _skipped), output = run_guide(job, ansible, tmp_path, playbook,
+                                                                   {"bk_biz_id": 2, "job_instance_id": job_instance_id})
+        if playbook is blocks["Start the job (operation code 2)"]:
+            assert code == 2 and failed == 1, "the hand-written start fails when run again"
+            assert job.operations("operate_job_instance")[-1]["response_code"] == 1241015
+            assert "1241015" not in output and "censored" in output, "and no_log hides why"
+        else:
+            assert code == 0 and (changed, failed) == (0, 0), output[-4000:]
+        assert len(sent(job, "operate_job_instance")) == (2 if playbook is blocks["Start the job (operation code 2)"] else 1)
+
+    job.reset()
+    job.next_launch(step_seconds=10)
+    job_instance_id = ansible.playbook([launch(job, wait=False)])["r0"]["job_instance_id"]
+    until(job, job_instance_id, 2)
+    launched = len(job.operations("operate_job_instance"))
+    code, (_ok, changed, failed, _skipped), output = run_guide(job, ansible, tmp_path, blocks["Stop the job, wherever it is"],
+                                                               {"bk_biz_id": 2, "job_instance_id": job_instance_id})
+    assert code == 0 and (changed, failed) == (1, 0), output[-4000:]
+    assert sent(job, "operate_job_instance", launched) == [(1, None)] and instance(job, job_instance_id)["status"] == 11
+
+    job.reset()
+    job.next_launch(fail_attempts={"203": -1})
+    job_instance_id = ansible.playbook([launch(job, bk_biz_id=3, job_plan_id=PLAN_FLAKY)])["r0"]["job_instance_id"]
+    code, (_ok, changed, failed, _skipped), output = run_guide(
+        job, ansible, tmp_path, blocks["Retry the failed hosts of the failed step and wait"], {"bk_biz_id": 3, "job_instance_id": job_instance_id})
+    assert code == 0 and changed == 1 and "10.0.1.3" in output, output[-4000:]
+    assert sent(job) == [(2, step_id(job, job_instance_id, "deploy"))]

@@ -348,3 +348,21 @@ def test_a_resumed_job_calls_back_again(job, tmp_path):  # pylint: disable=unuse
         time.sleep(0.05)
     assert status == 200 and [record["body"].count('"status":4') for record in job.callbacks()][:1] == [2]
     assert '"status":3' in job.callbacks()[1]["body"]
+
+
+def test_retry_or_next_step_on_a_terminated_confirm_step_leaves_the_job_running_for_good(job):
+    """A job terminated while it waits for a person: its confirm step is 11. RETRY and NEXT_STEP pass
+    doStepOperation's checks and set the job RUNNING, but ConfirmStepEventHandler has no case for their events: the
+    step stays 11 and the job 2 (a retry still adds to execute_count)."""
+    for code, count in ((NEXT_STEP, 0), (RETRY_FAILED, 1)):
+        job.next_launch(confirm=True, terminate_seconds=0.1)
+        job_instance_id = _launch(job, PLAN_DEPLOY_APP)
+        approve = _step_ids(_wait(job, job_instance_id, {7}))[2]
+        assert _ok(job, "operate_job_instance", dict(SCOPE, job_instance_id=job_instance_id, operation_code=1))
+        _wait(job, job_instance_id, {11})
+        assert _step_op(job, job_instance_id, approve, code)["result"] is True
+        time.sleep(0.4)
+        data = _status(job, job_instance_id)
+        assert data["job_instance"]["status"] == 2 and data["finished"] is False
+        assert data["step_instance_list"][2]["status"] == 11 and data["step_instance_list"][2]["execute_count"] == count
+        assert data["step_instance_list"][3]["status"] == 1
