@@ -21,6 +21,8 @@ DAY_MS = 24 * 3600 * 1000
 
 
 def _launch(job, plan_id, auth=None, **behaviour):
+    """Launch plan_id; instances are created in distinct milliseconds (JOB orders the list by create_time alone)."""
+    time.sleep(0.003)
     if behaviour:
         job.next_launch(**behaviour)
     status, body, _raw, _headers = call(job, "execute_job_plan", dict(SCOPE, job_plan_id=plan_id), auth=auth)
