@@ -15,7 +15,7 @@ description:
     C(operate_job_instance), then reports the instance as M(blueking.job.job_instance_info) does.
   - Idempotent. The instance is read first; when the operation's effect is already there (O(operation=start) on a
     job that runs or has run, O(operation=terminate) on a job that has ended or is being terminated) nothing is sent,
-    RV(changed) is false and RV(msg) says why. An operation that JOB does not accept in the job's status fails
+    C(changed) is false and RV(msg) says why. An operation that JOB does not accept in the job's status fails
     naming the status and the operation that applies (O(operation=terminate) on a job not started yet).
   - When JOB refuses the operation because the job's status changed in between (someone else started or stopped it),
     the job is read again, and an effect now there is reported as unchanged.
@@ -33,7 +33,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the job instance and reports whether the operation would be sent (RV(changed)); sends nothing.
+    details: Reads the job instance and reports whether the operation would be sent (C(changed)); sends nothing.
   diff_mode:
     support: none
 options:
@@ -364,7 +364,7 @@ output_vars:
   sample: {"app_version": "2.4.1"}
 msg:
   description:
-    - What the task did (C(Sent terminate.)), or why it sent nothing (then RV(changed) is false), for example that the
+    - What the task did (C(Sent terminate.)), or why it sent nothing (then C(changed) is false), for example that the
       job has ended already.
     - On failure, what failed and what to do.
   returned: always

@@ -13,7 +13,7 @@ description:
   - Acts on one step of a job instance through JOB's C(operate_step_instance), as the buttons of JOB's web console
     do, then reports the instance as M(blueking.job.job_instance_info) does.
   - Idempotent. The instance is read first; when the operation's effect is already there (the step is confirmed,
-    its error ignored, it runs again after a retry, ...) nothing is sent, RV(changed) is false and RV(msg) says why.
+    its error ignored, it runs again after a retry, ...) nothing is sent, C(changed) is false and RV(msg) says why.
     An operation that JOB does not accept in the step's status fails naming the status and the operations that
     apply to it.
   - When JOB refuses the operation because the step's status changed in between (someone confirmed it in the web
@@ -32,7 +32,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the job instance, chooses the step and reports whether the operation would be sent (RV(changed)); sends nothing.
+    details: Reads the job instance, chooses the step and reports whether the operation would be sent (C(changed)); sends nothing.
   diff_mode:
     support: none
 options:
@@ -397,7 +397,7 @@ output_vars:
   sample: {"app_version": "2.4.1"}
 msg:
   description:
-    - What the task did (C(Sent confirm_continue on step 30000003.)), or why it sent nothing (then RV(changed) is
+    - What the task did (C(Sent confirm_continue on step 30000003.)), or why it sent nothing (then C(changed) is
       false), for example that the step is confirmed already.
     - On failure, what failed and what to do.
   returned: always

@@ -276,6 +276,7 @@ def test_start_an_instance_created_without_starting_then_wait(job, ansible):
     assert again["failed"] is False and again["changed"] is False
     assert again["msg"] == f"Nothing sent: job instance {job_instance_id} is success (3), it has been started already."
     assert sent(job, "operate_job_instance") == [(2, None)], "one start, code 2 (START_JOB)"
+    assert f'JOB instance {job_instance_id} "deploy-app": ' in run.output, "progress lines while the in-process task waits"
 
 
 def test_terminate_then_unchanged_and_a_pending_job_cannot_be_terminated(job, ansible):
@@ -312,11 +313,22 @@ def test_a_lost_answer_to_a_start_that_took_effect_is_a_change(job, ansible):
     assert sent(job, "operate_job_instance") == [(2, None)], "never sent twice"
 
 
-def test_an_unknown_instance_fails_with_its_id(job, ansible):
-    result = ansible.playbook([job_op(job, 29999999, "terminate")])["r0"]
-    assert result["failed"] is True and result["job_instance_id"] == 29999999
-    assert "does not exist in this scope" in result["msg"] and result["error"]["stage"] == "operate"
-    assert sent(job, "operate_job_instance") == []
+def test_an_unknown_instance_fails_with_its_id_on_both_paths(job, ansible):
+    for env in ({}, {"BK_JOB_IN_PROCESS": "false"}):  # in the controller's process, and as a module (AnsiballZ)
+        run = ansible.playbook([job_op(job, 29999999, "terminate"), step_op(job, 29999999, "skip", step_instance_id=30000001)], env=env)
+        for result in (run["r0"], run["r1"]):
+            assert result["failed"] is True and result["job_instance_id"] == 29999999, result
+            assert "does not exist in this scope" in result["msg"] and result["error"]["stage"] == "operate"
+            assert result["error"]["code"] == 1244006
+    assert sent(job, "operate_job_instance") == [] and sent(job) == []
+
+
+def test_check_mode_on_the_module_path(job, ansible):
+    job_instance_id = waiting_job(job, ansible)
+    run = ansible.playbook([step_op(job, job_instance_id, "confirm_continue")], check=True, env={"BK_JOB_IN_PROCESS": "false"})
+    assert run["r0"]["changed"] is True and run["r0"]["msg"].startswith("Check mode: would send confirm_continue"), run["r0"]
+    assert "AnsiballZ_operate_step_instance.py" in run.output, "the module was shipped, not run in-process"
+    assert sent(job) == []
 
 
 # ---------------------------------------------------------------------------------------------- the guide's playbooks
