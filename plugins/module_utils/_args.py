@@ -259,18 +259,8 @@ def credentials(params: dict[str, Any], given: set[str] | None = None, warn: Any
     bk_app_code/bk_app_secret/bk_username given on the task, and BK_TOKEN does not override bk_username given on the task
     (nor BK_USERNAME a bk_token on the task). ``warn`` is told which identity was used when both were present.
     """
-    token = params.get("bk_access_token")
-    app_given = [name for name in APP_IDENTITY if params.get(name)]
-    if token and app_given:
-        on_task = given is None or "bk_access_token" in given
-        app_on_task = [name for name in app_given if given is None or name in given]
-        if not on_task and app_on_task:
-            if warn:
-                warn(f"bk_access_token from the environment (BK_ACCESS_TOKEN) is ignored: the task sets {', '.join(app_on_task)}, "
-                     "so the application identity is used.")
-            token = None
-        elif warn:
-            warn(f"Both bk_access_token and {', '.join(app_given)} are set; bk_access_token is used and the others are ignored.")
+    warn = warn or _no_warning
+    token = _access_token(params, given, warn)
     if token:
         return {"access_token": token}
     missing = [name for name in ("bk_app_code", "bk_app_secret") if not params.get(name)]
@@ -281,28 +271,58 @@ def credentials(params: dict[str, Any], given: set[str] | None = None, warn: Any
             f"Missing credentials: {', '.join(missing)}. Give bk_access_token, or bk_app_code, bk_app_secret and "
             "bk_username or bk_token (as options, module_defaults or the BK_* environment variables).")
     identity = {"bk_app_code": params["bk_app_code"], "bk_app_secret": params["bk_app_secret"]}
-    username, login_token = params.get("bk_username"), params.get("bk_token")
-    if username and login_token:
-        user_on_task = given is None or "bk_username" in given
-        token_on_task = given is None or "bk_token" in given
-        # ESB's user check (blueking-apigateway src/esb/esb/esb/bkauth/validators.py, UserAuthValidator.validate) takes
-        # the user of bk_token before it looks at bk_username, so JOB records the token's user.
-        if user_on_task and not token_on_task:
-            login_token = None
-            if warn:
-                warn(f"bk_token from the environment (BK_TOKEN) is ignored: the task sets bk_username, so the job runs as {username}.")
-        elif token_on_task and not user_on_task:
-            username = None
-            if warn:
-                warn("bk_username from the environment (BK_USERNAME) is ignored: the task sets bk_token, and JOB records the token's user.")
-        elif warn:
-            warn(f"Both bk_username ({username}) and bk_token are set: JOB takes the user from bk_token (the user check reads the "
-                 "login token before bk_username), so the job runs as the token's user, which need not be bk_username.")
+    username, login_token = _user_and_login_token(params, given, warn)
     if username:
         identity["bk_username"] = username
     if login_token:
         identity["bk_token"] = login_token
     return identity
+
+
+def _no_warning(_message: str) -> None:
+    return None
+
+
+def _on_task(given: set[str] | None, name: str) -> bool:
+    """Whether option ``name`` was set on the task (not read from a BK_* variable); all count when ``given`` is None."""
+    return given is None or name in given
+
+
+def _access_token(params: dict[str, Any], given: set[str] | None, warn: Any) -> str | None:
+    """bk_access_token, unless it came from the environment while the task sets an application identity option."""
+    token = params.get("bk_access_token")
+    app_given = [name for name in APP_IDENTITY if params.get(name)]
+    if not (token and app_given):
+        return token
+    app_on_task = [name for name in app_given if _on_task(given, name)]
+    if app_on_task and not _on_task(given, "bk_access_token"):
+        warn(f"bk_access_token from the environment (BK_ACCESS_TOKEN) is ignored: the task sets {', '.join(app_on_task)}, "
+             "so the application identity is used.")
+        return None
+    warn(f"Both bk_access_token and {', '.join(app_given)} are set; bk_access_token is used and the others are ignored.")
+    return token
+
+
+def _user_and_login_token(params: dict[str, Any], given: set[str] | None, warn: Any) -> tuple[str | None, str | None]:
+    """(bk_username, bk_token) to send: both when both are on the task (or both from the environment), else the one
+    on the task.
+
+    ESB's user check (blueking-apigateway src/esb/esb/esb/bkauth/validators.py, UserAuthValidator.validate) takes
+    the user of bk_token before it looks at bk_username, so JOB records the token's user.
+    """
+    username, login_token = params.get("bk_username"), params.get("bk_token")
+    if not (username and login_token):
+        return username, login_token
+    user_on_task, token_on_task = _on_task(given, "bk_username"), _on_task(given, "bk_token")
+    if user_on_task and not token_on_task:
+        warn(f"bk_token from the environment (BK_TOKEN) is ignored: the task sets bk_username, so the job runs as {username}.")
+        return username, None
+    if token_on_task and not user_on_task:
+        warn("bk_username from the environment (BK_USERNAME) is ignored: the task sets bk_token, and JOB records the token's user.")
+        return None, login_token
+    warn(f"Both bk_username ({username}) and bk_token are set: JOB takes the user from bk_token (the user check reads the "
+         "login token before bk_username), so the job runs as the token's user, which need not be bk_username.")
+    return username, login_token
 
 
 def known_operator(identity: dict[str, str]) -> str | None:
