@@ -44,10 +44,11 @@ options:
         as V(fail) does, saying how many hosts failed; C(failed_hosts) lists them.
       - V(terminate) ends the job at the confirmation step (operation 9, confirm terminate), waits for JOB to end it
         and fails the task with status 13 (C(confirm_terminated)), saying that it was ended on purpose. The job did not
-        run its later steps, so the task fails, as with O(terminate_on_timeout); use V(return) to stop at a
-        confirmation with an ok task instead.
-      - JOB takes V(confirm) and V(terminate) only from the step's confirm users (or roles) and fails the task with
-        1244016 and stage C(operate) for anyone else; the job then still waits. Each confirmation step is answered once.
+        run its later steps, so the task fails, as it does for a job terminated at O(wait_timeout); use V(return) to stop
+        at a confirmation with an ok task instead.
+      - JOB takes V(confirm) and V(terminate) only from the step's confirm users (or roles). For anyone else JOB answers
+        1244016, and the task fails with stage C(operate) while the job still waits. Each confirmation step is answered
+        once.
         A step that waits but is not a confirmation step (a paused rolling step) fails the task as V(fail) does.
       - V(confirm) and V(terminate) act only when the task waits for the job.
     type: str

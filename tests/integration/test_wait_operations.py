@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from conftest import REPO, esb_connection  # pylint: disable=import-error
 from support import PLAN_DEPLOY_APP  # pylint: disable=import-error

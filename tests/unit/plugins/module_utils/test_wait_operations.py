@@ -76,8 +76,8 @@ def test_failed_hosts_lists_each_failed_host_once_with_its_first_failed_step():
         {"step_instance_id": 11, "name": "check env", "status": 6,
          "step_ip_result_list": [host(101, 104), host(102, 9), host(103, 3)]},
         {"step_instance_id": 12, "name": "restart", "status": 4,
-         "step_ip_result_list": [host(101, 104), host(102, 11), host(104, 7), {"bk_host_id": None, "ip": None, "ipv6": "fd00::5",
-                                                                                "bk_cloud_id": 1, "status": 0}]},
+         "step_ip_result_list": [host(101, 104), host(102, 11), host(104, 7),
+                                 {"bk_host_id": None, "ip": None, "ipv6": "fd00::5", "bk_cloud_id": 1, "status": 0}]},
     ]
     found = _report.failed_hosts(steps)
     assert [(item["bk_host_id"], item["step_instance_id"]) for item in found] == [(101, 11), (102, 12), (None, 12)]
