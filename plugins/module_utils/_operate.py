@@ -144,9 +144,9 @@ def choose_step(steps: list[dict[str, Any]], job_instance_id: int, operation: st
         return found[0]
     marked = _effect_marks(STEP_OPERATIONS[operation], operation)
     for label, candidates in (
-            ("waits for a person", [step for step in steps if step.get("status") == STATUS_WAITING_USER]),
-            ("failed or was stopped", [step for step in steps if step.get("status") in STOPPED_STEP_STATUSES]),
-            (f"shows the effect of {operation}", [step for step in steps if marked(step)])):
+            ("wait for a person", [step for step in steps if step.get("status") == STATUS_WAITING_USER]),
+            ("failed or were stopped", [step for step in steps if step.get("status") in STOPPED_STEP_STATUSES]),
+            (f"show the effect of {operation}", [step for step in steps if marked(step)])):
         if len(candidates) == 1:
             return candidates[0]
         if candidates:

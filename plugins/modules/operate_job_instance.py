@@ -33,7 +33,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the job instance and reports whether the operation would be sent (C(changed)); sends nothing.
+    details: Reads the job instance and reports whether the operation would be sent (C(changed)); sends nothing and does not wait.
   diff_mode:
     support: none
 options:
@@ -463,7 +463,7 @@ def run(module, client) -> dict[str, Any]:
     operator = Operator(client, scope, job, known, options, check_mode=module.check_mode)
     operator.run(name, operator.job_verdict(name),
                  lambda: _api.operate_job_instance(client, scope, job_instance_id, operation.code, stage="operate"))
-    return operator.finish(wait=params["wait"], ends=operation.ends)
+    return operator.finish(wait=params["wait"] and not module.check_mode, ends=operation.ends)  # check mode reports, never waits
 
 
 def main() -> None:

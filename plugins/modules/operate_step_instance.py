@@ -32,7 +32,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reads the job instance, chooses the step and reports whether the operation would be sent (C(changed)); sends nothing.
+    details: Reads the job instance, chooses the step and reports whether the operation would be sent (C(changed)); sends nothing and does not wait.
   diff_mode:
     support: none
 options:
@@ -509,7 +509,7 @@ def run(module, client) -> dict[str, Any]:
 
     operator.run(lambda: f"{name} on step {known['step_instance_id']}", operator.step_verdict(
         name, step_instance_id=step_instance_id, step_name=params["step_name"]), send)
-    return operator.finish(wait=params["wait"], ends=operation.ends)
+    return operator.finish(wait=params["wait"] and not module.check_mode, ends=operation.ends)  # check mode reports, never waits
 
 
 def main() -> None:

@@ -98,11 +98,11 @@ def test_confirm_continue_on_the_default_step_then_again_unchanged(job, ansible)
 def test_check_mode_reads_and_sends_nothing(job, ansible):
     job_instance_id = waiting_job(job, ansible)
     launched = len(job.operations("operate_job_instance"))
-    run = ansible.playbook([step_op(job, job_instance_id, "confirm_continue", step_name="approve"),
-                            job_op(job, job_instance_id, "terminate")], check=True)
+    run = ansible.playbook([step_op(job, job_instance_id, "confirm_continue", step_name="approve", wait=True, wait_timeout=5),
+                            job_op(job, job_instance_id, "terminate", wait=True, wait_timeout=5)], check=True)
     assert run["r0"]["failed"] is False and run["r0"]["changed"] is True, run["r0"]
     assert run["r0"]["msg"].startswith("Check mode: would send confirm_continue on step")
-    assert run["r0"]["status_name"] == "waiting_user"
+    assert run["r0"]["status_name"] == "waiting_user", "check mode reports the job as it is and does not wait"
     assert run["r1"]["changed"] is True and run["r1"]["msg"] == "Check mode: would send terminate."
     assert sent(job) == [] and sent(job, "operate_job_instance", launched) == []
     assert instance(job, job_instance_id)["status"] == 7
