@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import esb_connection  # pylint: disable=import-error
+from conftest import APP_CODE, APP_SECRET, esb_connection  # pylint: disable=import-error
 from raw_call import call  # pylint: disable=import-error
 from support import BIZ_ID, PLAN_DEPLOY, PLAN_ROLLBACK  # pylint: disable=import-error
 
@@ -32,9 +32,8 @@ def create(job, plan=PLAN_DEPLOY, operator="admin", **behaviour):
     params = {"bk_scope_type": "biz", "bk_scope_id": str(BIZ_ID), "job_plan_id": plan}
     if plan == PLAN_ROLLBACK:
         params["global_var_list"] = [{"name": "app_version", "value": "1.0.0"}]
-    status, body, raw, _headers = call(job, "execute_job_plan", params, auth={"bk_app_code": "bk-demo-app",
-                                                                             "bk_app_secret": "demo-app-secret-9f2c41",
-                                                                             "bk_username": operator})
+    auth = {"bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET, "bk_username": operator}
+    status, body, raw, _headers = call(job, "execute_job_plan", params, auth=auth)
     assert status == 200 and body and body.get("result") is True, raw
     # JOB orders the list by create_time alone (TaskInstanceDAOImpl): distinct milliseconds give the order tests expect
     time.sleep(0.005)
@@ -203,7 +202,7 @@ def test_a_window_over_30_days_is_read_as_30_day_queries_newest_first(seeded, jo
 
 
 def test_every_page_is_read_and_limit_truncates(job, ansible):
-    ids = [create(job) for _ in range(5)]
+    ids = [create(job) for _index in range(5)]
     job.admin("POST", "/_emulator/settings", {"page_limit": 2})
     run = ansible.playbook([listing(job), listing(job, limit=3), listing(job, limit=0, status=["success", "running", "pending"])])
     assert [item["job_instance_id"] for item in run["r0"]["job_instances"]] == ids[::-1]
@@ -221,7 +220,7 @@ def test_every_page_is_read_and_limit_truncates(job, ansible):
 def test_a_refused_far_page_says_how_to_narrow_the_query(job, ansible):
     """A JOB with openapi.v3GetJobInstanceList.startLimitEnabled refuses start > maxStart (1241010,
     EsbGetJobInstanceListV3ResourceImpl.checkRequest); here the third page is refused that way."""
-    for _ in range(5):
+    for _index in range(5):
         create(job)
     job.admin("POST", "/_emulator/settings", {"page_limit": 2})
     job.fault("get_job_instance_list", "business_error", code=1241010, match={"start": 4},
