@@ -71,9 +71,9 @@ STEP_OPERATIONS: dict[str, Operation] = {
     # retryStepFail / retryStepAll: FAIL, ABNORMAL_STATE or STOP_SUCCESS; the retried step runs, then succeeds.
     "retry_failed": Operation(_api.STEP_OPERATION_RETRY_FAIL_IP, RETRYABLE, frozenset({STATUS_RUNNING, STATUS_SUCCESS})),
     "retry_all": Operation(_api.STEP_OPERATION_RETRY_ALL_IP, RETRYABLE, frozenset({STATUS_RUNNING, STATUS_SUCCESS})),
-    # ignoreError: FAIL or ABNORMAL_STATE; the step then shows IGNORE_ERROR.
-    "ignore_error": Operation(_api.STEP_OPERATION_IGNORE_ERROR, frozenset({STATUS_FAIL, STATUS_ABNORMAL_STATE}),
-                              frozenset({STATUS_IGNORE_ERROR})),
+    # ignoreError accepts FAIL or ABNORMAL_STATE, but the engine (engine/listener/GseStepEventHandler.ignoreError) acts
+    # on FAIL only and leaves an ABNORMAL_STATE step as it is: sent for FAIL only. The step then shows IGNORE_ERROR.
+    "ignore_error": Operation(_api.STEP_OPERATION_IGNORE_ERROR, frozenset({STATUS_FAIL}), frozenset({STATUS_IGNORE_ERROR})),
     # confirmContinue / confirmTerminate: a MANUAL_CONFIRM step in WAITING_USER; confirmRestart: one CONFIRM_TERMINATED.
     "confirm_continue": Operation(_api.STEP_OPERATION_CONFIRM_CONTINUE, frozenset({STATUS_WAITING_USER}), frozenset({STATUS_SUCCESS}),
                                   confirm_only=True),

@@ -61,8 +61,8 @@ options:
       - V(confirm_restart) (10) asks for the confirmation again at a step that ended C(confirm_terminated) (13).
       - V(retry_failed) (2) runs the step again on its failed hosts; V(retry_all) (8) on all its hosts. Both for a step
         that is C(failed) (4), C(abnormal) (9) or C(terminate_success) (11).
-      - V(ignore_error) (3) ignores a C(failed) (4) or C(abnormal) (9) step; it becomes C(ignored_error) (6) and the job
-        goes on.
+      - V(ignore_error) (3) ignores a C(failed) (4) step; it becomes C(ignored_error) (6) and the job goes on. JOB accepts
+        it for an C(abnormal) (9) step too but then does nothing, so the module refuses it there.
       - V(next_step) (11) goes on with the next step after a step stopped by a terminate (C(terminate_success), 11).
       - V(skip) (12) skips a step that is being stopped (C(terminating), 10); it becomes C(skipped) (5).
     type: str

@@ -123,7 +123,7 @@ def test_an_operation_that_does_not_apply_names_the_status_and_what_applies(job,
     assert f"step {check_env} 'check env' (script) success (3)" in confirm["msg"]
     assert "No step operation applies to it." in confirm["msg"]
     assert ignore["failed"] is True and "is success (3)" not in ignore["msg"]
-    assert "ignore_error applies to a step that is failed (4) or abnormal (9)" in ignore["msg"]
+    assert "ignore_error applies to a step that is failed (4)." in ignore["msg"]
     assert ignore["status_name"] == "waiting_user" and ignore["step_instance_id"] == check_env, "the failure carries the instance"
     assert retry["failed"] is True and "'approve' (confirm) waiting_user (7)" in retry["msg"]
     assert "retry_failed applies to a step that is failed (4), abnormal (9) or terminate_success (11)" in retry["msg"]

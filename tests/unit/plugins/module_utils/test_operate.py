@@ -41,6 +41,7 @@ def test_no_operation_is_both_sent_and_done_in_one_status():
     (_api.STATUS_WAITING_USER, _api.STEP_TYPE_APPROVAL, ["confirm_continue", "confirm_terminate"]),
     (_api.STATUS_WAITING_USER, _api.STEP_TYPE_SCRIPT, []),
     (_api.STATUS_FAIL, _api.STEP_TYPE_SCRIPT, ["retry_failed", "retry_all", "ignore_error"]),
+    (_api.STATUS_ABNORMAL_STATE, _api.STEP_TYPE_SCRIPT, ["retry_failed", "retry_all"]),
     (_api.STATUS_STOP_SUCCESS, _api.STEP_TYPE_FILE, ["retry_failed", "retry_all", "next_step"]),
     (_api.STATUS_STOPPING, _api.STEP_TYPE_SCRIPT, ["skip"]),
     (_api.STATUS_CONFIRM_TERMINATED, _api.STEP_TYPE_APPROVAL, ["confirm_restart"]),
