@@ -31,9 +31,12 @@ TEST_CONFIG = {"skip_user_auth_apps": ["bk-demo-app"]}
 # Each emulator's folder (port file, config, stderr log) is made under one folder per process that imports this
 # module, and that folder goes when the process exits. ansible-test units runs each test in a forked child that ends
 # with os._exit: its emulators stop by --parent-pid, but neither their stop() nor an atexit handler of the child runs,
-# so the parent (which imported this module before forking) removes what the children left.
-_ROOT = tempfile.mkdtemp(prefix="bkjob-emulators-")
+# so the parent (which imported this module before forking) removes what the children left. A test process killed
+# by a signal (timeout's SIGTERM, SIGKILL) runs no atexit handler either: its folder is named after its pid, and the
+# next process that imports this module removes it once that pid is gone.
+_ROOT_PREFIX = "bkjob-emulators-"
 _ROOT_OWNER = os.getpid()
+_ROOT = tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{_ROOT_OWNER}-")
 
 
 def _remove_root() -> None:
@@ -41,7 +44,22 @@ def _remove_root() -> None:
         shutil.rmtree(_ROOT, ignore_errors=True)
 
 
+def _remove_roots_of_killed_runs() -> None:
+    temp = os.path.dirname(_ROOT)
+    for name in os.listdir(temp):
+        owner = name[len(_ROOT_PREFIX):].split("-", 1)[0] if name.startswith(_ROOT_PREFIX) else ""
+        if not owner.isdigit() or int(owner) == _ROOT_OWNER:
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(os.path.join(temp, name), ignore_errors=True)
+        except OSError:  # alive, another user's
+            continue
+
+
 atexit.register(_remove_root)
+_remove_roots_of_killed_runs()
 
 
 def _as_int(value):
