@@ -104,8 +104,8 @@ options:
     choices: [job_plan, script, file]
   name:
     description:
-      - List only instances whose name contains this text (JOB's own fuzzy filter). An instance launched from a plan is
-        named after the plan unless its launch gave another name.
+      - List only instances whose name contains this text (JOB's own fuzzy filter, an SQL C(LIKE) in which C(%) and C(_)
+        match any text). An instance launched from a plan is named after the plan unless its launch gave another name.
       - Without O(job_instance_id) only.
     type: str
   since:
@@ -739,12 +739,14 @@ def time_window(params: dict[str, Any], now_ms: int) -> tuple[int, int]:
 
 
 def query_windows(start: int, end: int) -> list[tuple[int, int]]:
-    """The window as JOB's queries of at most 30 days, newest first, not overlapping (JOB's bounds are inclusive)."""
+    """The window as JOB's queries of at most 30 days, newest first. JOB's bounds are inclusive and it refuses a query
+    whose end is not after its start (1241007), so neighbours share their boundary millisecond (an instance created
+    then is listed once) and no query is shorter than 1 ms."""
     windows = []
     upper = end
     while upper - start > QUERY_SPAN_MS:
         windows.append((upper - QUERY_SPAN_MS, upper))
-        upper = upper - QUERY_SPAN_MS - 1
+        upper -= QUERY_SPAN_MS
     windows.append((start, upper))
     return windows
 

@@ -176,7 +176,7 @@ def test_time_windows_since_iso_and_epoch_ms(seeded, job, ansible):
 def test_the_guide_loop_waits_for_the_listed_runs_still_going(job, ansible):
     ended = create(job)
     wait_ended(job, [ended])
-    going = [create(job, step_seconds=6), create(job, step_seconds=6)]  # still running when listed
+    going = [create(job, step_seconds=15), create(job, step_seconds=15)]  # still running when listed
     run = ansible.playbook([
         listing(job, job_plan_name="deploy"),
         {"name": "wait for the runs not ended", INFO: {**esb_connection(job), "bk_biz_id": BIZ_ID, "job_instance_id": "{{ item.job_instance_id }}",
@@ -197,8 +197,17 @@ def test_a_window_over_30_days_is_read_as_30_day_queries_newest_first(seeded, jo
     assert len(windows) == 3
     assert windows[0][1] == result["create_time_end"] and windows[-1][0] == result["create_time_start"]
     assert all(end - start <= 30 * DAY_MS for start, end in windows), "JOB refuses more than 30 days per query"
-    assert all(newer[0] == older[1] + 1 for newer, older in zip(windows, windows[1:])), "contiguous, not overlapping"
+    assert all(newer[0] == older[1] for newer, older in zip(windows, windows[1:])), "contiguous, sharing one millisecond"
     assert result["create_time_end"] - result["create_time_start"] == 65 * DAY_MS
+
+
+def test_an_instance_on_the_shared_millisecond_of_two_queries_is_listed_once(job, ansible):
+    job_instance_id = create(job, created_seconds_ago=40 * 24 * 3600)
+    created = next(item["create_time"] for item in job.instances() if item["job_instance_id"] == job_instance_id)
+    run = ansible.playbook([listing(job, create_time_start=created - DAY_MS, create_time_end=created + 30 * DAY_MS)])
+    windows = [(as_int(sent["create_time_start"]), as_int(sent["create_time_end"])) for sent in list_requests(job)]
+    assert windows == [(created, created + 30 * DAY_MS), (created - DAY_MS, created)]
+    assert [item["job_instance_id"] for item in run["r0"]["job_instances"]] == [job_instance_id]
 
 
 def test_every_page_is_read_and_limit_truncates(job, ansible):
