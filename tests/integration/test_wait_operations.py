@@ -72,6 +72,21 @@ def test_a_step_whose_hosts_recover_lets_the_job_go_on_and_succeed(job, ansible)
     assert [step["status_name"] for step in result["steps"]] == ["success"] * 4
 
 
+def test_with_callback_listen_each_end_of_the_job_wakes_the_wait(job, ansible):
+    """JOB calls back every time the job ends (JobListener.finishJob), also after a retry resumed it: the retried job's
+    second callback ends the wait, long before the 30 s safety poll."""
+    job.next_launch(fail_attempts={"102": 1}, step_seconds=0.5)
+    result = ansible.playbook([launch(job, retry_failed_hosts=1, callback_listen="127.0.0.1:0", poll_interval=0.2, poll_max_interval=30)])["r0"]
+    assert result["failed"] is False and result["status_name"] == "success" and result["retries"][0]["rounds"] == 1
+    assert [callback["attempt"] for callback in job.callbacks()] == [1, 1]
+    assert [code for _job, _step, code in step_operations(job)] == [2]
+    statuses = [request["time"] for request in job.requests(api="get_job_instance_status")]
+    [launched] = [request["time"] for request in job.requests(api="execute_job_plan")]
+    first, second = [callback["time"] for callback in job.callbacks()]
+    assert len(statuses) == 2 and statuses[0] - first < 2.0 and statuses[1] - second < 2.0, "each callback woke a poll"
+    assert statuses[1] - launched < 15, "the retried job's end was seen through its callback, not the 30 s safety poll"
+
+
 def test_no_retry_by_default_and_a_bad_count_fails_before_the_launch(job, ansible):
     job.next_launch(fail_attempts={"102": 1})
     run = ansible.playbook([launch(job), launch(job, retry_failed_hosts=101), launch(job, retry_failed_hosts=-1)])

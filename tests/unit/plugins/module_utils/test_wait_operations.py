@@ -275,3 +275,31 @@ def test_retries_are_bounded_per_step_and_only_failed_hosts_run_again(job):
     assert caught.value.code == 4 and caught.value.msg == (
         f"Job instance {job_instance_id} ended with status failed (4): 1 of 2 hosts failed in step 'check env' (step 'check env' retried "
         "2 times: 1 host recovered, 1 still failed); see failed_hosts, and steps[].hosts for exit codes and logs.")
+
+
+@pytest.mark.parametrize("choice", ["confirm", "terminate"])
+def test_a_waiting_step_that_is_not_a_confirmation_is_never_answered(choice):
+    """A rolling step paused by JOB also shows 7 (JobListener.nextStep, RollingModeEnum.MANUAL): confirm and terminate
+    answer confirmation steps only, so the task fails as with fail, before any request."""
+    watcher = _wait.JobWatcher(None, SCOPE, 7, warn=print)
+    data = {"job_instance": {"status": 7}, "step_instance_list": [
+        {"step_instance_id": 31, "name": "rolling restart", "type": 1, "status": 7, "step_ip_result_list": None}]}
+    with pytest.raises(JobFailedError) as caught:
+        watcher._answer_confirmation(data, FAST._replace(on_waiting_user=choice))
+    assert caught.value.code == 7 and "step 'rolling restart', which is not a confirmation step" in caught.value.msg
+
+
+def test_a_container_job_is_retried_without_host_results(job):
+    """JOB's v3 status cannot list a container job's targets (1240002 with host results): the failed step is retried all
+    the same, and its retries record has no hosts."""
+    client = client_of(job)
+    scope = {"bk_biz_id": 3}
+    job.next_launch(final_status=4)
+    job_instance_id = client.call("execute_job_plan", {**scope, "job_plan_id": 1006}, stage="launch").data["job_instance_id"]
+    progress = Progress()
+    watcher = _wait.JobWatcher(client, scope, job_instance_id, warn=print, progress=progress)
+    result = watcher.wait_and_report(FAST._replace(retry_failed_hosts=1), known={"job_instance_id": job_instance_id}, output_vars=False)
+    assert result["status_name"] == "success" and result["failed_hosts"] == []
+    assert [(record["rounds"], record["hosts"]) for record in result["retries"]] == [(1, [])]
+    assert [code for _step, code in operations(job)] == [2]
+    assert progress.notes == [f"retrying the failed targets of step '{result['retries'][0]['step_name']}' (retry 1 of 1)"]
