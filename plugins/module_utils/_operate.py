@@ -46,8 +46,9 @@ from ansible_collections.blueking.job.plugins.module_utils._report import FINISH
 
 class Operation(NamedTuple):
     """One operation: JOB's ``operation_code``, the statuses JOB accepts it in (``applies``), the statuses that show its
-    effect is there (``done``), whether it acts on confirmation steps only, and the final job statuses it aims at
-    (``ends``: with ``wait`` they end the task successfully instead of failing it)."""
+    effect is there (``done``), whether it acts on confirmation steps only (else on script, file and SQL steps only: the
+    engine's ConfirmStepEventHandler handles the confirm operations alone, GseStepEventHandler the others), and the final
+    job statuses it aims at (``ends``: with ``wait`` they end the task successfully instead of failing it)."""
 
     code: int
     applies: frozenset
@@ -104,9 +105,9 @@ def statuses_text(statuses: frozenset) -> str:
 
 
 def applicable(table: dict[str, Operation], status: Any, step_type: Any = None) -> list[str]:
-    """The operations of ``table`` that JOB accepts for this status (and step type)."""
+    """The operations of ``table`` that JOB accepts for this status (and step type; None for the job's operations)."""
     return [name for name, operation in table.items()
-            if status in operation.applies and (not operation.confirm_only or step_type == STEP_TYPE_APPROVAL)]
+            if status in operation.applies and (step_type is None or operation.confirm_only == (step_type == STEP_TYPE_APPROVAL))]
 
 
 def step_line(step: dict[str, Any]) -> str:
@@ -160,10 +161,9 @@ def _effect_marks(operation: Operation, name: str) -> Callable[[dict[str, Any]],
     """Whether a step shows ``operation``'s effect in a way that tells it from the job's other steps."""
     if name in ("retry_failed", "retry_all"):
         # each retry raises the step's execute_count (0 for the first run; EsbJobInstanceStatusV3DTO's execute_count)
-        return lambda step: isinstance(step.get("execute_count"), int) and step["execute_count"] > 0 and step.get("status") in operation.done
-    if operation.confirm_only:
-        return lambda step: step.get("type") == STEP_TYPE_APPROVAL and step.get("status") in operation.done
-    return lambda step: step.get("status") in operation.done
+        return lambda step: (isinstance(step.get("execute_count"), int) and step["execute_count"] > 0 and step.get("status") in operation.done
+                             and step.get("type") != STEP_TYPE_APPROVAL)
+    return lambda step: (step.get("type") == STEP_TYPE_APPROVAL) == operation.confirm_only and step.get("status") in operation.done
 
 
 class Operator:
@@ -318,6 +318,8 @@ class Operator:
             where = f"step {step_line(step)} of job instance {self.job_instance_id}"
             if operation.confirm_only and step_type != STEP_TYPE_APPROVAL:
                 reason = f"{name} applies to confirmation steps only"
+            elif not operation.confirm_only and step_type == STEP_TYPE_APPROVAL:
+                reason = f"{name} applies to script, file and SQL steps only (JOB does nothing with it on a confirmation step)"
             elif status in operation.applies:
                 return "act"
             elif status in operation.done:

@@ -65,6 +65,7 @@ options:
         it for an C(abnormal) (9) step too but then does nothing, so the module refuses it there.
       - V(next_step) (11) goes on with the next step after a step stopped by a terminate (C(terminate_success), 11).
       - V(skip) (12) skips a step that is being stopped (C(terminating), 10); it becomes C(skipped) (5).
+      - The confirm operations act on confirmation steps only, the others on script, file and SQL steps only.
     type: str
     required: true
     choices: [retry_failed, ignore_error, confirm_continue, retry_all, confirm_terminate, confirm_restart, next_step, skip]

@@ -13,8 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import esb_connection  # pylint: disable=import-error
-from support import PLAN_DEPLOY_APP, PLAN_FLAKY  # pylint: disable=import-error
+from conftest import apigw_connection, esb_connection  # pylint: disable=import-error
+from support import PLAN_DEPLOY, PLAN_DEPLOY_APP, PLAN_FLAKY  # pylint: disable=import-error
 
 LAUNCH = "blueking.job.execute_job_plan"
 JOB_OP = "blueking.job.operate_job_instance"
@@ -95,6 +95,17 @@ def test_confirm_continue_on_the_default_step_then_again_unchanged(job, ansible)
     assert sent(job) == [(6, approve)], "one confirmation, code 6 (CONFIRM_CONTINUE), on 'approve'"
 
 
+def test_through_the_api_gateway(job, ansible):
+    job_instance_id = waiting_job(job, ansible)
+    approve = step_id(job, job_instance_id, "approve")
+    task = {"name": "confirm through the gateway", STEP_OP: {**apigw_connection(job), "bk_scope_type": "biz", "bk_scope_id": "2",
+                                                             "job_instance_id": job_instance_id, "operation": "confirm_continue",
+                                                             "wait": True, **FAST}}
+    result = ansible.playbook([task])["r0"]
+    assert result["failed"] is False and result["changed"] is True and result["status_name"] == "success", result.get("msg")
+    assert [(item["operation_code"], item["step_instance_id"], item["surface"]) for item in job.operations()] == [(6, approve, "apigw")]
+
+
 def test_check_mode_reads_and_sends_nothing(job, ansible):
     job_instance_id = waiting_job(job, ansible)
     launched = len(job.operations("operate_job_instance"))
@@ -126,7 +137,7 @@ def test_an_operation_that_does_not_apply_names_the_status_and_what_applies(job,
     assert "ignore_error applies to a step that is failed (4)." in ignore["msg"]
     assert ignore["status_name"] == "waiting_user" and ignore["step_instance_id"] == check_env, "the failure carries the instance"
     assert retry["failed"] is True and "'approve' (confirm) waiting_user (7)" in retry["msg"]
-    assert "retry_failed applies to a step that is failed (4), abnormal (9) or terminate_success (11)" in retry["msg"]
+    assert "retry_failed applies to script, file and SQL steps only" in retry["msg"]
     assert "What applies to it: confirm_continue, confirm_terminate." in retry["msg"]
     assert unknown["failed"] is True and "No step of job instance" in unknown["msg"] and "named 'no such step'" in unknown["msg"]
     assert all(name in unknown["msg"] for name in STEP_NAMES), "the steps are listed"
@@ -212,33 +223,37 @@ def test_confirm_terminate_ends_the_job_as_asked_and_restart_asks_again(job, ans
 
 
 def test_skip_a_stopping_step_and_next_step_after_a_stopped_one(job, ansible):
-    job.next_launch(step_seconds=3, terminate_seconds=30)
-    skipped_id = ansible.playbook([launch(job, wait=False)])["r0"]["job_instance_id"]
+    # plan 'deploy': one script step; a person terminates the job while it runs, and the step stops (10) for 30 s
+    job.next_launch(step_seconds=30, terminate_seconds=30)
+    skipped_id = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY, wait=False)])["r0"]["job_instance_id"]
     until(job, skipped_id, 2)
-    job.terminate(skipped_id)  # a person terminates it: the running step stops (10) for 30 s
+    job.terminate(skipped_id)
     until(job, skipped_id, 10)
-    stopping = stopped_step(job, skipped_id, 10)
-    run = ansible.playbook([step_op(job, skipped_id, "next_step"), step_op(job, skipped_id, "skip"),
+    stopping = step_id(job, skipped_id, "deploy")
+    run = ansible.playbook([step_op(job, skipped_id, "next_step"), step_op(job, skipped_id, "skip", wait=True),
                             step_op(job, skipped_id, "skip", step_instance_id=stopping)])
     wrong, skip, again = run["r0"], run["r1"], run["r2"]
     assert wrong["failed"] is True and "terminating (10)" in wrong["msg"] and "What applies to it: skip." in wrong["msg"]
-    assert skip["failed"] is False and skip["changed"] is True and skip["step_instance_id"] == stopping, skip
-    assert again["changed"] is False and again["failed"] is False, again
+    assert skip["failed"] is False and skip["changed"] is True and skip["step_instance_id"] == stopping, skip.get("msg")
+    assert skip["status_name"] == "success" and skip["steps"][0]["status_name"] == "skipped"
+    assert again["changed"] is False and again["failed"] is False, again.get("msg")
     assert sent(job) == [(12, stopping)], "code 12 (SKIP), bk-job's StepOperationEnum"
 
     job.reset()
-    job.next_launch(step_seconds=3, terminate_seconds=0.1)
-    stopped_id = ansible.playbook([launch(job, wait=False)])["r0"]["job_instance_id"]
+    job.next_launch(step_seconds=30, terminate_seconds=0.1)
+    stopped_id = ansible.playbook([launch(job, job_plan_id=PLAN_DEPLOY, wait=False)])["r0"]["job_instance_id"]
     until(job, stopped_id, 2)
     job.terminate(stopped_id)
     until(job, stopped_id, 11)
-    stopped = stopped_step(job, stopped_id, 11)
+    stopped = step_id(job, stopped_id, "deploy")
     run = ansible.playbook([step_op(job, stopped_id, "next_step", wait=True),
-                            step_op(job, stopped_id, "next_step", step_instance_id=stopped)])
-    next_step, again = run["r0"], run["r1"]
-    assert next_step["failed"] is False and next_step["changed"] is True and next_step["step_instance_id"] == stopped, next_step
-    assert next_step["status_name"] == "success" and next_step["steps"][-1]["status_name"] == "success"
-    assert again["changed"] is False and "already shows the effect of next_step" in again["msg"], again
+                            step_op(job, stopped_id, "next_step", step_instance_id=stopped),
+                            step_op(job, stopped_id, "next_step")])
+    next_step, again, by_default = run["r0"], run["r1"], run["r2"]
+    assert next_step["failed"] is False and next_step["changed"] is True and next_step["step_instance_id"] == stopped, next_step.get("msg")
+    assert next_step["status_name"] == "success" and next_step["steps"][0]["status_name"] == "skipped"
+    assert again["changed"] is False and "already shows the effect of next_step" in again["msg"], again.get("msg")
+    assert by_default["changed"] is False and by_default["step_instance_id"] == stopped, "the skipped step, found by default"
     assert sent(job) == [(11, stopped)], "code 11 (NEXT_STEP)"
 
 

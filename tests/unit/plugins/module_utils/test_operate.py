@@ -45,6 +45,8 @@ def test_no_operation_is_both_sent_and_done_in_one_status():
     (_api.STATUS_STOP_SUCCESS, _api.STEP_TYPE_FILE, ["retry_failed", "retry_all", "next_step"]),
     (_api.STATUS_STOPPING, _api.STEP_TYPE_SCRIPT, ["skip"]),
     (_api.STATUS_CONFIRM_TERMINATED, _api.STEP_TYPE_APPROVAL, ["confirm_restart"]),
+    (_api.STATUS_STOPPING, _api.STEP_TYPE_APPROVAL, []),  # skip: GseStepEventHandler only, a confirmation step ignores it
+    (_api.STATUS_FAIL, _api.STEP_TYPE_SQL, ["retry_failed", "retry_all", "ignore_error"]),
     (_api.STATUS_SUCCESS, _api.STEP_TYPE_SCRIPT, []),
 ])
 def test_what_applies_to_a_step(status, step_type, expected):
