@@ -257,6 +257,20 @@ def test_skip_a_stopping_step_and_next_step_after_a_stopped_one(job, ansible):
     assert sent(job) == [(11, stopped)], "code 11 (NEXT_STEP)"
 
 
+def test_step_operations_for_script_steps_are_refused_on_a_confirmation_step(job, ansible):
+    """JOB accepts retry and next_step for a confirmation step a terminate stopped (11), sets the job running and then
+    nothing handles the event (ConfirmStepEventHandler has no case for them): the job would run for good."""
+    job_instance_id = waiting_job(job, ansible, terminate_seconds=0.1)
+    job.terminate(job_instance_id)
+    until(job, job_instance_id, 11)
+    approve = step_id(job, job_instance_id, "approve")
+    run = ansible.playbook([step_op(job, job_instance_id, operation) for operation in ("retry_failed", "retry_all", "next_step")])
+    for result in (run["r0"], run["r1"], run["r2"]):
+        assert result["failed"] is True and result["step_instance_id"] == approve, result
+        assert "applies to script, file and SQL steps only" in result["msg"] and "terminate_success (11)" in result["msg"]
+    assert sent(job) == [] and instance(job, job_instance_id)["status"] == 11
+
+
 def test_a_confirmation_made_meanwhile_is_unchanged(job, ansible):
     """JOB refuses (1241003) because a person confirmed in the web console between the read and the send."""
     job_instance_id = waiting_job(job, ansible)
