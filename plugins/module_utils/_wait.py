@@ -240,7 +240,8 @@ class JobWatcher(JobInstance):
                     self.final = data if self.had_hosts else None
                     return data
             if acted:
-                # The job runs again (JOB sets it running before it answers): poll it as a job just started.
+                # The job moves on (JOB sets a retried or confirmed job running before it answers; a terminated one ends
+                # soon after): poll it as a job just started.
                 schedule = PollSchedule(options, self.monotonic(), callback=wakeup is not None)
                 continue
             if self.monotonic() >= deadline:
@@ -344,6 +345,8 @@ class JobWatcher(JobInstance):
         except BKJobError as err:
             if not self._runs_again():
                 self._retry_stopped.add(step_id)
+                if not record["rounds"]:
+                    del self.retried[step_id]  # nothing was retried: no record
                 self.warn(f"retry_failed_hosts: JOB did not retry the failed hosts of step '{name}' of job instance {self.job_instance_id} "
                           f"(retry {round_no} of {options.retry_failed_hosts}): {err.msg} The job's failure is reported as it is.")
                 return False, data
