@@ -168,7 +168,8 @@ class BKJobModule(AnsibleModule):
     def keep_identities(self, result: dict[str, Any]) -> None:
         """Take the secret values that occur inside a name or id of ``result`` out of Ansible's masking (which would
         damage the name) into ``masked_here``, and warn once without showing them."""
-        clashes = identity_clashes(occurring(self.no_log_values, result), result)
+        present = occurring(self.no_log_values, result)  # usually none: then the result is not walked at all
+        clashes = identity_clashes(present, result) if present else set()
         if not clashes:
             return
         self.no_log_values.difference_update(clashes)

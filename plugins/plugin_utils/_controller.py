@@ -46,13 +46,16 @@ from ansible_collections.blueking.job.plugins.module_utils._args import CONNECTI
 from ansible_collections.blueking.job.plugins.module_utils._module import hide_in_text
 from ansible_collections.blueking.job.plugins.module_utils._secrets import MIN_MASKED_LENGTH, mask_safe, raw_secret_values
 
+PROFILE = "legacy"  # the serialization profile of a module without metadata (ansible-core 2.19 and later)
+
 try:  # ansible-core 2.19 and later: module messages use a serialization profile
     from ansible.module_utils.common.json import Direction, get_module_encoder
-except ImportError:  # ansible-core 2.16 to 2.18
+
+    ARGS_ENCODING: dict[str, Any] = {"cls": get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)}
+except ImportError:  # ansible-core 2.16 to 2.18: what module_common sends
     from ansible.module_utils.common.json import AnsibleJSONEncoder
 
-    get_module_encoder = None
-    Direction = None
+    ARGS_ENCODING = {"cls": AnsibleJSONEncoder, "vault_to_text": True}
 
 try:  # ansible-core 2.20 and earlier; 2.21's _parse_returned_data gives an object that removes them itself
     from ansible.vars.clean import remove_internal_keys
@@ -67,7 +70,6 @@ except ImportError:
 display = Display()
 
 COLLECTION = "ansible_collections.blueking.job.plugins.modules"
-PROFILE = "legacy"  # the serialization profile of a module without metadata (ansible-core 2.19 and later)
 IN_PROCESS_VAR = "bk_job_in_process"  # a variable (host, group, play or extra) that turns the in-process path off
 IN_PROCESS_ENV = "BK_JOB_IN_PROCESS"  # the same for a whole run, from the controller's environment (AWX: the template's)
 # The options whose values are credentials, with the environment variables that can stand in for them.
@@ -151,10 +153,7 @@ class BKJobAction(ActionBase):
 
 def encode_args(args: dict[str, Any]) -> bytes:
     """The arguments as ansible-core sends them to a module (``ANSIBLE_MODULE_ARGS``, module_common)."""
-    params = {"ANSIBLE_MODULE_ARGS": args}
-    if get_module_encoder is not None:
-        return json.dumps(params, cls=get_module_encoder(PROFILE, Direction.CONTROLLER_TO_MODULE)).encode()
-    return json.dumps(params, cls=AnsibleJSONEncoder, vault_to_text=True).encode()
+    return json.dumps({"ANSIBLE_MODULE_ARGS": args}, **ARGS_ENCODING).encode()
 
 
 @contextlib.contextmanager
