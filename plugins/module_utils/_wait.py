@@ -153,17 +153,20 @@ class JobWatcher(JobInstance):
 
     ``monotonic`` (seconds, never going back) times the wait; ``wall_clock`` (epoch seconds) places the history query.
     ``progress`` (``_progress``), when given, is shown every status read (``observe(data)``) and every act of the
-    watcher on the job (``note(text)``).
+    watcher on the job (``note(text)``). ``check_mode``: the watcher sends no step operation; it warns what it would
+    send, and the wait ends there.
     """
 
     def __init__(self, client: Any, scope: dict[str, Any], job_instance_id: int, *, warn: Callable[[str], None],
                  sleep: Callable[[float], None] = time.sleep, monotonic: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time, progress: Any = None) -> None:
+                 wall_clock: Callable[[], float] = time.time, progress: Any = None, check_mode: bool = False) -> None:
         super().__init__(client, scope, job_instance_id, warn=warn)
         self.sleep = sleep
         self.monotonic = monotonic
         self.wall_clock = wall_clock
         self.progress = progress
+        self.check_mode = check_mode
+        self.changed_job = False  # a step operation was sent (or, in check mode, would have been): the result's changed
         self.answered: dict[Any, str] = {}  # confirmation steps this task answered: step_instance_id -> "confirm"/"terminate"
         self.terminated_step: str | None = None  # the confirmation step on_waiting_user=terminate ended the job at
         self._retry_stopped: set[Any] = set()  # failed steps whose retry JOB refused: not tried again
@@ -199,7 +202,8 @@ class JobWatcher(JobInstance):
 
         Acts on the job, within the one ``wait_timeout``: a job that ended failed is resumed by ``_retry_failed``
         (``retry_failed_hosts``), a confirmation step is answered by ``_answer_confirmation`` (``on_waiting_user``
-        ``confirm`` / ``terminate``); after either the wait polls again from ``poll_interval``.
+        ``confirm`` / ``terminate``); after either the wait polls again from ``poll_interval``. A task that sent a step
+        operation (or would have, in check mode) reports ``changed`` (``changed_job``).
         """
         schedule = schedule or PollSchedule(options, self.monotonic())
         deadline = self.monotonic() + options.wait_timeout
@@ -233,6 +237,9 @@ class JobWatcher(JobInstance):
             acted = False
             if status == STATUS_WAITING_USER and options.on_waiting_user in ("confirm", "terminate"):
                 acted = self._answer_confirmation(data, options)
+                if self.answered.get(self._waiting_step_id(data)) == "check_mode":
+                    self.final = data if self.had_hosts else None
+                    return data  # check mode: the job still waits, as under on_waiting_user return
             elif self._done(data, options.on_waiting_user):
                 if options.retry_failed_hosts and status in RETRIED_JOB_STATUSES and self.monotonic() < deadline:
                     acted, data = self._retry_failed(data, options)
@@ -273,9 +280,13 @@ class JobWatcher(JobInstance):
                 err.keep(self.report(options, output_vars=output_vars))  # the report after what was known
             except BKJobError as report_err:
                 self.warn(f"The final state of job instance {self.job_instance_id} could not be read: {report_err.msg}")
+            if self.changed_job:
+                err.keep({"changed": True})
             raise
         with keeping(known):
             result = {**known, **self.report(options, output_vars=output_vars)}
+        if self.changed_job:
+            result["changed"] = True
         with keeping(result):
             try:
                 apply_outcome_rules(result, options.on_waiting_user, self.warn)
@@ -317,7 +328,8 @@ class JobWatcher(JobInstance):
         (TaskExecuteServiceImpl.retryStepFail accepts a step in 4, 9 or 11 and sets the job running before it answers);
         hosts that succeeded keep their result (3, "succeeded last time"). A step whose failed hosts are known and
         are none is not retried. A refused retry (a permission, a JOB that cannot) is warned about, and the job's failure
-        reported as it is; an unclear answer counts as sent when the job reads as running again.
+        reported as it is; an unclear answer counts as sent when the job reads as running again. In check mode nothing
+        is sent: a warning says what would be, and the failure is reported as it is.
         """
         steps = data.get("step_instance_list") or []
         step = next((step for step in steps if step.get("status") in FAILED_STEP_STATUSES), None)
@@ -340,6 +352,15 @@ class JobWatcher(JobInstance):
             record["hosts"].setdefault(key, host)
             record["attempts"].setdefault(key, 1)
         round_no = record["rounds"] + 1
+        hosts = plural(len(failed), "failed host") if failed or self.had_hosts else "the failed targets"
+        if self.check_mode:
+            self.changed_job = True
+            self._retry_stopped.add(step_id)
+            if not record["rounds"]:
+                del self.retried[step_id]
+            self.warn(f"Check mode: retry_failed_hosts would retry {hosts} of step '{name}' of job instance {self.job_instance_id} "
+                      "(operate_step_instance operation 2); nothing was sent.")
+            return False, data
         try:
             _api.operate_step_instance(self.client, self.scope, self.job_instance_id, step_id, STEP_OPERATION_RETRY_FAIL_IP, stage="operate")
         except BKJobError as err:
@@ -350,10 +371,10 @@ class JobWatcher(JobInstance):
                 self.warn(f"retry_failed_hosts: JOB did not retry the failed hosts of step '{name}' of job instance {self.job_instance_id} "
                           f"(retry {round_no} of {options.retry_failed_hosts}): {err.msg} The job's failure is reported as it is.")
                 return False, data
+        self.changed_job = True
         record["rounds"] = round_no
         for host in failed:
             record["attempts"][host_key(host)] += 1
-        hosts = plural(len(failed), "failed host") if failed or self.had_hosts else "the failed targets"
         self._note(f"retrying {hosts} of step '{name}' (retry {round_no} of {options.retry_failed_hosts})")
         return True, data
 
@@ -373,13 +394,14 @@ class JobWatcher(JobInstance):
         (CONFIRM_TERMINATE): JOB ends step and job with 13 (ConfirmStepEventHandler.confirmStepTerminate). JOB takes
         either only from the step's confirm users or roles (TaskExecuteServiceImpl.checkConfirmUser, 1244016 otherwise),
         and only on a confirmation step: a rolling step that waits (also 7) fails here as ``fail`` does. Each step is
-        answered once; while JOB has not yet moved on, the wait polls on.
+        answered once; while JOB has not yet moved on, the wait polls on. In check mode nothing is sent: a warning says
+        what would be, the step is marked ``check_mode`` and the wait ends there (as under ``return``).
         """
         choice = options.on_waiting_user
         job = f"Job instance {self.job_instance_id}"
         step = next((item for item in data.get("step_instance_list") or [] if item.get("status") == STATUS_WAITING_USER), None)
         if step is None or step.get("step_instance_id") in self.answered:
-            return False
+            return False  # answered already: JOB has not moved on yet
         name = step.get("name")
         if step.get("type") != STEP_TYPE_APPROVAL:
             raise JobFailedError(f"{job} waits for a person at step '{name}', which is not a confirmation step (a rolling step "
@@ -394,6 +416,12 @@ class JobWatcher(JobInstance):
                                      "confirm or terminate the step in JOB's web console (or with blueking.job.operate_step_instance).",
                                      stage="wait", code=STATUS_WAITING_USER, message=status_name(STATUS_WAITING_USER))
         code = STEP_OPERATION_CONFIRM_CONTINUE if choice == "confirm" else STEP_OPERATION_CONFIRM_TERMINATE
+        if self.check_mode:
+            self.changed_job = True
+            self.answered[step.get("step_instance_id")] = "check_mode"
+            self.warn(f"Check mode: on_waiting_user={choice} would {choice} step '{name}' of job instance {self.job_instance_id} "
+                      f"(operate_step_instance operation {code}); nothing was sent, and the job still waits.")
+            return False
         try:
             _api.operate_step_instance(self.client, self.scope, self.job_instance_id, step.get("step_instance_id"), code, stage="operate")
         except BKJobError as err:
@@ -410,12 +438,18 @@ class JobWatcher(JobInstance):
             raise err.reword(prefix=f"on_waiting_user={choice}: answering step '{name}' of job instance {self.job_instance_id} failed: ",
                              suffix="The job may still wait for a person: see it in JOB's web console.", stage="operate")
         self.answered[step.get("step_instance_id")] = choice
+        self.changed_job = True
         if choice == "terminate":
             self.terminated_step = name
             self._note(f"terminating the job at confirmation step '{name}' (on_waiting_user=terminate)")
         else:
             self._note(f"confirmed step '{name}' (on_waiting_user=confirm)")
         return True
+
+    @staticmethod
+    def _waiting_step_id(data: dict[str, Any]) -> Any:
+        step = next((item for item in data.get("step_instance_list") or [] if item.get("status") == STATUS_WAITING_USER), {})
+        return step.get("step_instance_id")
 
     @staticmethod
     def _failures_so_far(data: dict[str, Any]) -> str:

@@ -304,3 +304,39 @@ def test_a_container_job_is_retried_without_host_results(job):
     assert [(record["rounds"], record["hosts"]) for record in result["retries"]] == [(1, [])]
     assert [code for _step, code in operations(job)] == [2]
     assert progress.notes == [f"retrying the failed targets of step '{result['retries'][0]['step_name']}' (retry 1 of 1)"]
+
+
+def test_check_mode_sends_no_retry_and_says_what_it_would_do(job):
+    client = client_of(job)
+    job.next_launch(fail_attempts={"102": 1})
+    job_instance_id = launch(client)
+    warnings = []
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=warnings.append, check_mode=True)
+    with pytest.raises(JobFailedError) as caught:
+        watcher.wait_and_report(FAST._replace(retry_failed_hosts=2), known={"changed": False, "job_instance_id": job_instance_id})
+    assert operations(job) == [] and caught.value.code == 4
+    assert caught.value.result["changed"] is True and caught.value.result["retries"] == []
+    assert warnings == [f"Check mode: retry_failed_hosts would retry 1 failed host of step 'check env' of job instance {job_instance_id} "
+                        "(operate_step_instance operation 2); nothing was sent."]
+
+
+@pytest.mark.parametrize("choice, code", [("confirm", 6), ("terminate", 9)])
+def test_check_mode_answers_no_confirmation_and_returns_the_waiting_job(job, choice, code):
+    client = client_of(job)
+    job.next_launch(confirm=True)
+    job_instance_id = launch(client)
+    warnings = []
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=warnings.append, check_mode=True)
+    result = watcher.wait_and_report(FAST._replace(on_waiting_user=choice), known={"changed": False, "job_instance_id": job_instance_id})
+    assert operations(job) == [] and result["status_name"] == "waiting_user" and result["changed"] is True
+    assert warnings == [f"Check mode: on_waiting_user={choice} would {choice} step 'approve' of job instance {job_instance_id} "
+                        f"(operate_step_instance operation {code}); nothing was sent, and the job still waits."]
+
+
+def test_a_task_that_sent_a_step_operation_is_changed(job):
+    client = client_of(job)
+    job.next_launch(fail_attempts={"102": 1})
+    job_instance_id = launch(client)
+    watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print)
+    result = watcher.wait_and_report(FAST._replace(retry_failed_hosts=1), known={"changed": False, "job_instance_id": job_instance_id})
+    assert result["changed"] is True and result["status_name"] == "success"
