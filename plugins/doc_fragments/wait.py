@@ -50,7 +50,8 @@ options:
         1244016, and the task fails with stage C(operate) while the job still waits. Each confirmation step is answered
         once.
         A step that waits but is not a confirmation step (a paused rolling step) fails the task as V(fail) does.
-      - V(confirm) and V(terminate) act only when the task waits for the job.
+      - V(confirm) and V(terminate) act only when the task waits for the job. A task that answered a step reports
+        C(changed). In check mode nothing is sent; a warning says what would be, and the task returns the waiting job.
     type: str
     choices: [wait, fail, return, confirm, terminate]
     default: wait
@@ -80,7 +81,9 @@ options:
       - C(retries) says per step and per host how many runs it took and which hosts recovered; C(failed_hosts)
         lists the hosts still failed. When JOB refuses a retry (no permission, for example), a warning says so and
         the job's failure is reported as it is.
-      - Only when the task waits for the job. V(0) (the default) never retries. At most V(100).
+      - Only when the task waits for the job. A task that retried reports C(changed). In check mode nothing is sent; a
+        warning says what would be.
+      - V(0) (the default) never retries. At most V(100).
     type: int
     default: 0
   show_progress:
