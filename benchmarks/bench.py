@@ -497,13 +497,18 @@ def history_estimate(runs: dict[int, dict[str, Any]], at: float, own_id: int, re
     return history_median(items, WAIT_PLAN, own_id, recent)
 
 
-def load_outcome(ws: Workspace) -> Any:
-    """The collection's wait (_wait) from this checkout (its PollSchedule drives the projection, history_median the estimate)."""
+def load_module_utils(ws: Workspace, name: str) -> Any:
+    """One of the collection's module_utils, imported from this checkout."""
     import importlib  # pylint: disable=import-outside-toplevel
 
     if str(ws.collections) not in sys.path:
         sys.path.insert(0, str(ws.collections))
-    return importlib.import_module("ansible_collections.blueking.job.plugins.module_utils._wait")
+    return importlib.import_module(f"ansible_collections.blueking.job.plugins.module_utils.{name}")
+
+
+def load_outcome(ws: Workspace) -> Any:
+    """The collection's wait (_wait) from this checkout (its PollSchedule drives the projection, history_median the estimate)."""
+    return load_module_utils(ws, "_wait")
 
 
 def project_module(outcome: Any, length: float, expected: float | None = None, callback: bool = False) -> tuple[int, float]:
@@ -802,6 +807,17 @@ def wait_round(name: str, round_: int, length: float, last: dict[str, Any], requ
 
 # ---------------------------------------------------------------------------------------------- 3 + 4. scale
 SCALE_PHASES = ("imports", "arguments", "run", "output")
+EVERY_LOG = "every host listed, every log fetched (log_total_max_bytes: 64 MiB, max_host_results: 0 where it exists)"
+
+
+# The module's cap on the host entries it lists (the wait option max_host_results, read from the checkout's WAIT_ARGSPEC
+# by scenario_scale; None: this checkout has no such option and lists every host).
+HOST_CAP: dict[str, int | None] = {"default": None}
+
+
+def listed_hosts(hosts: int, cap: int | None) -> int:
+    """How many host entries the result lists for `hosts` failed hosts under max_host_results `cap` (0 or None: all)."""
+    return min(hosts, cap) if cap else hosts
 
 
 def scale_args(url: str, hosts: int, **options: Any) -> dict[str, Any]:
@@ -826,7 +842,7 @@ def scale_child(ws: Workspace, job: Emulator, hosts: int, log_bytes: int, **opti
     reported = [host for step in result.get("steps") or [] for host in step.get("hosts") or []]
     with_logs = sum(1 for host in reported if host.get("log"))
     log_total = sum(len(host["log"].encode()) for host in reported if host.get("log"))
-    want_hosts = 0 if options.get("host_results") == "none" else hosts
+    want_hosts = 0 if options.get("host_results") == "none" else listed_hosts(hosts, options.get("max_host_results", HOST_CAP["default"]))
     want_logs = 0 if options.get("log_max_bytes") == 0 else want_hosts
     budget = options.get("log_total_max_bytes", LOG_TOTAL_DEFAULT)
     # Every host gets its log unless the logs together reach log_total_max_bytes: then the budget is used up exactly.
@@ -836,7 +852,8 @@ def scale_child(ws: Workspace, job: Emulator, hosts: int, log_bytes: int, **opti
                          f"{with_logs} logs: {str(result.get('msg'))[:300]}")
     calls = Counter(request["api"] for request in job.requests())
     return {**run, "calls": calls, "result_bytes": len(run["stdout"]), "stdout": None, "with_logs": with_logs, "log_total": log_total,
-            "failed_hosts": len(result.get("failed_hosts") or []), "budget": budget}
+            "failed_hosts": len(result.get("failed_hosts") or []), "listed": len(reported), "budget": budget,
+            "truncated": bool(result.get("host_results_truncated"))}
 
 
 def scale_playbook(ws: Workspace, job: Emulator, kind: str, hosts: int) -> dict[str, Any]:
@@ -852,8 +869,9 @@ def scale_playbook(ws: Workspace, job: Emulator, kind: str, hosts: int) -> dict[
     run = ws.run_plays([{"name": "scale", "hosts": host, "gather_facts": False, "tasks": [task]}], "scale",
                        {name: KIND_HOST_VARS[name] for name in set(KIND_HOSTS.values())})
     ws.check(run, f"scale {kind}", results=0 if kind == "baseline" else 1)
-    if kind != "baseline" and run["lines"][0].get("hosts") != hosts:
-        raise SystemExit(f"scale {kind}: the result lists {run['lines'][0].get('hosts')} hosts, {hosts} expected")
+    expected = listed_hosts(hosts, HOST_CAP["default"])
+    if kind != "baseline" and run["lines"][0].get("hosts") != expected:
+        raise SystemExit(f"scale {kind}: the result lists {run['lines'][0].get('hosts')} hosts, {expected} expected")
     line = run["lines"][0] if run["lines"] else {}
     return {**run, "task": line["end"] - line["task_start"] if line else None, "output": None}
 
@@ -872,7 +890,7 @@ def scale_measure(ws: Workspace, settings: dict[str, Any]) -> dict[str, Any]:
                 measured["base"].append(ws.child("baseline", None))
         variants = [("4 KiB logs", 4096, {})]
         if settings["extras"]:
-            variants += [("log_total_max_bytes: 64 MiB (every log fetched)", 200, {"log_total_max_bytes": 64 * 1048576}),
+            variants += [(EVERY_LOG, 200, {"log_total_max_bytes": 64 * 1048576, **({"max_host_results": 0} if HOST_CAP["default"] else {})}),
                          ("log_max_bytes: 0 (no logs)", 200, {"log_max_bytes": 0}), ("host_results: none", 200, {"host_results": "none"})]
         for label, log_bytes, options in variants:
             progress(f"scale: {top} hosts, {label}")
@@ -893,13 +911,13 @@ def scale_figures(items: list[dict[str, Any]], base_cpu: float, base_rss: float,
             "wall": median([r["wall"] for r in items]), "result_bytes": int(median([r["result_bytes"] for r in items])),
             "calls": dict(first["calls"]), "log_calls": first["calls"].get("batch_get_job_instance_ip_log", 0),
             "with_logs": first["with_logs"], "log_mb": first["log_total"] / 1e6, "log_budget": first["budget"],
-            "failed_hosts": first["failed_hosts"], "phases_cpu": phases_cpu(items)}
+            "failed_hosts": first["failed_hosts"], "listed": first["listed"], "truncated": first["truncated"], "phases_cpu": phases_cpu(items)}
 
 
 def scale_row(label: str, row: dict[str, Any]) -> list[Any]:
     return [label, f"{row['cpu']:.3f}", f"{row['cpu_per_host_us']:.0f}", "-" if row.get("marginal_us") is None else f"{row['marginal_us']:.0f}",
-            f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", log_cell(row), f"{row['log_calls']}", f"{row['wall']:.2f}",
-            calls_text(Counter(row["calls"]))]
+            f"{row['rss_mb']:.1f}", f"{row['result_bytes'] / 1e6:.2f}", f"{row['listed']:,} / {row['failed_hosts']:,}", log_cell(row),
+            f"{row['log_calls']}", f"{row['wall']:.2f}", calls_text(Counter(row["calls"]))]
 
 
 def scale_summary(measured: dict[str, Any]) -> dict[str, Any]:
@@ -937,8 +955,8 @@ def print_scale(summary: dict[str, Any], settings: dict[str, Any]) -> None:
     rows = [scale_row(f"{row['hosts']:,} ids / {row['hosts']:,} failed", row) for row in rows_data]
     rows += [scale_row(f"{top['hosts']:,}, {label}", row) for label, row in summary["variants"].items()]
     say(table(["run", "module CPU (s)", "CPU per host (µs)", f"marginal CPU per host above {rows_data[0]['hosts']:,} (µs)",
-               "peak RSS beyond baseline (MB)", "result JSON (MB)", "hosts with a log (log text)", "log batch calls", "wall (s)",
-               "API calls"], rows))
+               "peak RSS beyond baseline (MB)", "result JSON (MB)", "hosts listed (steps[].hosts / failed_hosts)", "hosts with a log (log text)",
+               "log batch calls", "wall (s)", "API calls"], rows))
     say()
     phase_rows = [[f"{row['hosts']:,}"] + [f"{row['phases_cpu'][phase]:.3f}" for phase in SCALE_PHASES] for row in rows_data]
     phase_rows += [[f"{top['hosts']:,}, {label}"] + [f"{row['phases_cpu'][phase]:.3f}" for phase in SCALE_PHASES]
@@ -986,21 +1004,30 @@ def scale_targets(summary: dict[str, Any], report: dict[str, Any]) -> None:
                         f"< {TARGET_RSS_MB:g} MB", verdict(row["rss_mb"] < TARGET_RSS_MB)])
     targets.append([f"3. scale, {size}: log text in the result (kept at log_total_max_bytes)", f"{top['log_mb']:.2f} MB",
                     f"<= {top['log_budget'] / 1e6:.2f} MB", verdict(top["log_mb"] * 1e6 <= top["log_budget"])])
-    targets.append([f"3. scale, {size}: result JSON (reported)", f"{top['result_bytes'] / 1e6:.1f} MB", "-", "-"])
-    every = summary["variants"].get("log_total_max_bytes: 64 MiB (every log fetched)")
+    cap = summary.get("host_cap")
+    listed = f"{top['listed']:,} in steps[].hosts, {top['failed_hosts']:,} in failed_hosts; result JSON {top['result_bytes'] / 1e6:.1f} MB"
+    if cap:
+        targets.append([f"3. scale, {size}: host entries in the result (kept at max_host_results)", listed, f"<= {cap:,} each",
+                        verdict(top["listed"] <= cap and top["failed_hosts"] <= cap)])
+    else:
+        targets.append([f"3. scale, {size}: host entries in the result (no max_host_results in this checkout)", listed, "-", "-"])
+    every = summary["variants"].get(EVERY_LOG)
     expected = math.ceil(top["hosts"] / LOG_BATCH)
     if every:
         targets.append([f"3. scale, {size}: log batch calls when every log is fetched", f"{every['log_calls']}", f"= {expected}",
                         verdict(every["log_calls"] == expected)])
-    targets.append([f"3. scale, {size}: log batch calls with the default log_total_max_bytes", f"{top['log_calls']}", f"<= {expected}",
-                    verdict(top["log_calls"] <= expected)])
+    listed_batches = math.ceil(top["listed"] / LOG_BATCH)
+    targets.append([f"3. scale, {size}: log batch calls with the defaults (logs of listed hosts, up to log_total_max_bytes)",
+                    f"{top['log_calls']}", f"<= {listed_batches}", verdict(top["log_calls"] <= listed_batches)])
     if "growth_ratio" in summary:
         targets.append(["4. growth: marginal per-host cost, largest size over middle size", f"{summary['growth_ratio']:.2f}",
                         f"<= {TARGET_LINEAR} (linear)", verdict(summary["growth_ratio"] <= TARGET_LINEAR)])
 
 
 def scenario_scale(ws: Workspace, settings: dict[str, Any], report: dict[str, Any]) -> None:
+    HOST_CAP["default"] = (load_module_utils(ws, "_args").WAIT_ARGSPEC.get("max_host_results") or {}).get("default")
     summary = scale_summary(scale_measure(ws, settings))
+    summary["host_cap"] = HOST_CAP["default"]
     print_scale(summary, settings)
     report["scale"] = summary
     scale_targets(summary, report)
