@@ -20,7 +20,7 @@ description:
     O(operator), O(launch_mode), O(type) and O(name). See RV(job_instances).
   - The options of one mode are refused in the other (for example O(status) with O(job_instance_id), or O(wait) without
     it), so that a task never ignores what it asks for. An option of the other mode set to its default value is
-    accepted, so that M(ansible.builtin.module_defaults) may set one for every module of the collection.
+    accepted, so that C(module_defaults) may set one for every module of the collection.
   - Never changes anything; C(changed) is always false.
 author:
   - blueking.job maintainers (@blueking-job)
