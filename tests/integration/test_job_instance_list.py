@@ -187,6 +187,8 @@ def test_the_guide_loop_waits_for_the_listed_runs_still_going(job, ansible):
     waited = run["r1"]["results"]
     assert sorted(item["job_instance_id"] for item in waited) == sorted(going)
     assert all(item["failed"] is False and item["status_name"] == "success" for item in waited)
+    # waiting in the controller's process (plugins/action) writes progress lines, as execute_job_plan's wait does
+    assert all(f'JOB instance {job_instance_id} "deploy": ' in run.output for job_instance_id in going), run.output[-3000:]
 
 
 def test_a_window_over_30_days_is_read_as_30_day_queries_newest_first(seeded, job, ansible):
