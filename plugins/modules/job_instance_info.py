@@ -774,7 +774,9 @@ def list_filters(client: Any, scope: dict[str, Any], params: dict[str, Any]) -> 
     plan_id = None
     if params.get("job_plan_id") is not None:
         plan_id = positive_int(params["job_plan_id"], "job_plan_id")
-    elif params.get("job_plan_name"):
+    elif params.get("job_plan_name") is not None:
+        if not params["job_plan_name"].strip():
+            raise InputError("job_plan_name is empty; give the plan's exact name, or leave the option out to list every plan's instances.")
         plan_id = plan_id_by_name(client, scope, params["job_plan_name"])
     sent = {
         "operator": params.get("operator") or None,

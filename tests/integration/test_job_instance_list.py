@@ -260,6 +260,7 @@ def test_bad_input_fails_clearly_before_any_list_request(job, ansible):
         ({"since": "2h", "create_time_start": "2026-11-28"}, "mutually exclusive"),
         ({"job_plan_id": PLAN_DEPLOY, "job_plan_name": "deploy"}, "mutually exclusive"),
         ({"launch_mode": "manual"}, "launch_mode"),
+        ({"job_plan_name": " "}, "job_plan_name is empty"),
     ]
     run = ansible.playbook([listing(job, **args) for args, _message in cases])
     for index, (args, message) in enumerate(cases):
