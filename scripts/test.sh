@@ -52,6 +52,7 @@
 #   BKJOB_UNITS_ARGS=...      extra ansible-test units args
 #   BKJOB_PYTEST_ARGS=...     extra pytest args for the integration suite (e.g. "-x -k foo")
 #   BKJOB_PYTEST_WORKERS=2    pytest-xdist workers for the integration suite (1: no xdist)
+#   BKJOB_IN_PROCESS=false    run the integration suite with every task on the module path (BK_JOB_IN_PROCESS=false)
 #   BKJOB_KEEP_TMP=1          keep the temporary collection trees
 # ansible-test output (junit xml, ...) is copied back to tests/output/core-X/.
 set -euo pipefail

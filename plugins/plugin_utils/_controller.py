@@ -32,6 +32,7 @@ import inspect
 import io
 import json
 import os
+import signal
 import traceback
 from typing import Any, Iterator
 
@@ -127,7 +128,7 @@ class BKJobAction(ActionBase):
         stdout = io.StringIO()
         stderr = ""
         host = task_vars.get("inventory_hostname", "localhost")
-        with module_context(encode_args(args), environment, lambda line: display.display(f"[{host}] {line}")):
+        with module_context(encode_args(args), environment, lambda line: show(f"[{host}] {line}")):
             try:
                 with contextlib.redirect_stdout(stdout):
                     importlib.import_module(f"{COLLECTION}.{action.rsplit('.', 1)[-1]}").main()
@@ -149,6 +150,21 @@ class BKJobAction(ActionBase):
         data.pop("_ansible_suppress_tmpdir_delete", None)
         remove_internal_keys(data)
         return data
+
+
+def show(line: str) -> None:
+    """Write ``line`` to ansible-playbook's output from a worker, with SIGINT and SIGTERM held back until it is written.
+
+    A worker sends display calls to the main process over a queue, under a lock the processes share; on Ctrl-C the
+    main process signals the worker, whose handler (WorkerProcess._term) ends it at once. Ended while writing, it
+    would keep that lock for ever and ansible-playbook would hang at its cleanup (put on the same queue). Held back,
+    the signal ends the worker right after the write, as it does a worker that waits for a module.
+    """
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        display.display(line)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def encode_args(args: dict[str, Any]) -> bytes:

@@ -61,6 +61,8 @@ class Ansible:
         self.adhoc_bin = str(bindir / "ansible")
         self.env = {key: value for key, value in os.environ.items() if not key.startswith(("BK_", "ANSIBLE_"))}
         self.env.update(isolated_ansible_env(workdir, collections))
+        if os.environ.get("BKJOB_IN_PROCESS", "").lower() == "false":  # the whole suite on the module path
+            self.env["BK_JOB_IN_PROCESS"] = "false"
 
     def run_command(self, argv: list[str], env: dict | None, secrets: tuple) -> subprocess.CompletedProcess:
         completed = subprocess.run(argv, cwd=self.workdir, env={**self.env, **(env or {})}, capture_output=True, text=True,
@@ -103,6 +105,15 @@ class Ansible:
         start = body.find("{")
         result, _end = json.JSONDecoder().raw_decode(body[start:]) if start >= 0 else (None, 0)
         return AnsibleRun(completed, result)
+
+
+@pytest.fixture(params=["in_process", "module"])
+def execution_path(request, ansible):
+    """Run the test on both paths of plugins/plugin_utils/_controller.py: in ansible-playbook's process (the default
+    on the controller) and as a module (``BK_JOB_IN_PROCESS=false``)."""
+    if request.param == "module":
+        ansible.env["BK_JOB_IN_PROCESS"] = "false"
+    return request.param
 
 
 @pytest.fixture(scope="session")

@@ -380,3 +380,28 @@ def test_create_credential_type_playbook_sends_the_file_unrendered(collections, 
     assert task_result(second, "Create or update the credential type")["changed"] is False
     assert [request["method"] for request in fake_awx.requests].count("POST") == 1
     assert "PATCH" not in [request["method"] for request in fake_awx.requests]
+
+
+def test_awx_job_events_carry_the_progress_lines(job, collections, tmp_path, monkeypatch):
+    """At normal verbosity, the wait's progress lines are job events (what AWX shows live), each before the task's
+    result event: the launch line with the instance id and link first."""
+    clean_environ(monkeypatch)
+    job.next_launch(step_seconds=1)
+    inputs = {"bk_api_url": job.url, "bk_app_code": APP_CODE, "bk_app_secret": APP_SECRET, "bk_username": USERNAME,
+              "bk_job_web_url": WEB_URL}
+    playbook = json.loads(json.dumps(LAUNCH_PLAYBOOK))
+    playbook[0]["tasks"][0]["blueking.job.execute_job_plan"].update(poll_interval=0.2, poll_max_interval=0.5)
+    root = private_data_dir(tmp_path, playbook)
+
+    runner = run_job(root, {**base_envvars(tmp_path, str(collections)), **render_env(load_credential_type(), inputs)}, verbosity=0)
+
+    assert runner.status == "successful", runner.stdout.read()[-4000:]
+    events = list(runner.events)
+    [result] = [event for event in events if event.get("event") == "runner_on_ok" and event["event_data"].get("task") == "Launch plan 1000"]
+    progress = [event for event in events if "JOB instance" in (event.get("stdout") or "")]
+    job_instance_id = result["event_data"]["res"]["job_instance_id"]
+    assert progress, [event.get("stdout") for event in events]
+    assert f"JOB instance {job_instance_id} \"deploy-app\": launched, {WEB_URL}/api_execute/{job_instance_id}" in progress[0]["stdout"]
+    assert all(event["counter"] < result["counter"] for event in progress)
+    assert len(progress) >= 3 and "success" in progress[-1]["stdout"]
+    assert_no_secret_in_artifacts(root, runner, (APP_SECRET,))

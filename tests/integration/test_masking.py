@@ -117,7 +117,7 @@ def check_failure(result, text, *, failed_key=True):
     assert "Traceback" not in dumped and not [secret for secret in SECRETS if secret in dumped]
 
 
-def test_no_failure_path_shows_a_secret_through_ansible_playbook(job, ansible):
+def test_no_failure_path_shows_a_secret_through_ansible_playbook(job, ansible, execution_path):  # pylint: disable=unused-argument
     run = ansible.playbook([failure_task(job, args) for _name, args, _text in FAILURES], secrets=SECRETS + ("cbpw-91ab",))
     for index, (_name, _args, text) in enumerate(FAILURES):
         check_failure(run[f"r{index}"], text)
@@ -127,7 +127,7 @@ def test_no_failure_path_shows_a_secret_through_ansible_playbook(job, ansible):
 
 @pytest.mark.parametrize("name", ["poll_interval_text", "ipv6_in_another_variable", "empty_app_code", "unknown_option",
                                   "plan_missing_on_launch"])
-def test_no_failure_path_shows_a_secret_through_ansible_adhoc(job, ansible, name):
+def test_no_failure_path_shows_a_secret_through_ansible_adhoc(job, ansible, name, execution_path):  # pylint: disable=unused-argument
     [(args, text)] = [(args, text) for case, args, text in FAILURES if case == name]
     result = ansible.adhoc(LAUNCH, failure_task(job, args)[LAUNCH], secrets=SECRETS)
     assert result.rc != 0

@@ -31,7 +31,7 @@ def _uri(job, method, path, body=None):
     return task
 
 
-def test_no_secret_in_any_output_on_any_path(job, ansible):
+def test_no_secret_in_any_output_on_any_path(job, ansible, execution_path):  # pylint: disable=unused-argument
     """Credentials and password values come from the environment, so no file the test writes holds them."""
     env_secret = {"db_password": "{{ lookup('env', 'RS_DB_PASSWORD') }}", "release_note": "{{ lookup('env', 'RS_NOTE') }}"}
     # release_note is a plain string variable: the module masks it only because secret_var_names names it.

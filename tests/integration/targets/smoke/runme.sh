@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Smoke target for `ansible-test integration`: starts the JOB emulator (tests/emulator) on a free
 # loopback port, runs smoke.yml (every module, through ESB and the API gateway, and one refused
-# input) against it and checks that the app secret appears nowhere in the -vvv output.
+# input) against it in-process and as modules, and checks that the app secret appears nowhere in
+# the -vvv output and that only the in-process run writes progress lines.
 # The full end-to-end suite is the pytest one in tests/integration/test_*.py.
 set -euo pipefail
 
@@ -50,8 +51,19 @@ export BK_API_URL="http://127.0.0.1:$port"
 export BK_APP_CODE=bk-demo-app BK_APP_SECRET="$secret" BK_USERNAME=admin
 export ANSIBLE_PYTHON_INTERPRETER="$python"
 
+# Twice: in ansible-playbook's own process (the default on the controller; the waits write progress lines), and as
+# modules (bk_job_in_process=false; no progress lines): both paths on every ansible-core version.
 ansible-playbook "$here/smoke.yml" -vvv "$@" 2>&1 | tee "$work/smoke.log"
-if grep -q "$secret" "$work/smoke.log"; then
+ansible-playbook "$here/smoke.yml" -vvv -e bk_job_in_process=false "$@" 2>&1 | tee "$work/smoke-module.log"
+if grep -q "$secret" "$work/smoke.log" "$work/smoke-module.log"; then
     echo "the app secret appears in the output" >&2
+    exit 1
+fi
+if ! grep -Eq '^\[localhost\] JOB instance [0-9]+ "deploy-app": launched' "$work/smoke.log"; then
+    echo "no progress line in the in-process run" >&2
+    exit 1
+fi
+if grep -q 'JOB instance [0-9]* "deploy-app": launched' "$work/smoke-module.log"; then
+    echo "a progress line in the module run: bk_job_in_process=false was not honoured" >&2
     exit 1
 fi
