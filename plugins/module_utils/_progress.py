@@ -28,6 +28,7 @@ from ansible_collections.blueking.job.plugins.module_utils._report import STATUS
 # ansible-playbook's output (and so to AWX's job events). None when the module runs as a separate program.
 EMITTER: Callable[[str], None] | None = None
 
+HOSTS_ON_EVERY_POLL = 500  # a job with at most this many host results per answer has them read on every poll
 HOST_DONE = frozenset({3, 9})  # ExecuteObjectTaskStatusEnum: last_success, success
 HOST_GOING = frozenset({5, 7})  # waiting, running
 
@@ -39,7 +40,9 @@ class Progress:
     the job runs; ``monotonic`` is the clock (seconds). ``launched(known)`` writes the launch line from a result's
     ``job_instance_id``, ``job_instance_name`` and ``job_instance_url``; ``observe(data)`` takes one
     ``get_job_instance_status`` answer (``_api.get_job_instance_status``) and writes a line when something changed or
-    ``every`` has passed; ``note(text)`` writes what the wait itself does (a retry, a confirmation).
+    ``every`` has passed; ``note(text)`` writes what the wait itself does (a retry, a confirmation). ``wants_hosts``
+    tells the wait to read host results on its polls (for the host counts), until an answer lists more than
+    HOSTS_ON_EVERY_POLL of them: the polls stay as many, only small jobs' polls carry their hosts.
     """
 
     def __init__(self, emit: Callable[[str], None], every: float, monotonic: Callable[[], float] = time.monotonic) -> None:
@@ -50,6 +53,7 @@ class Progress:
         self.last_line_at: float | None = None
         self.last_state: tuple[Any, ...] | None = None
         self.label = ""
+        self.wants_hosts = True  # whether the wait should read host results for the lines (false once the job is big)
 
     def launched(self, known: dict[str, Any]) -> None:
         """The launch line: the instance id, its name and its link, so that an interrupted run can find the job."""
@@ -67,6 +71,9 @@ class Progress:
         if not self.label:
             self._name(job.get("job_instance_id"), job.get("name"))
         steps = data.get("step_instance_list") or []
+        listed = sum(len(step.get("step_ip_result_list") or []) for step in steps)
+        if listed > HOSTS_ON_EVERY_POLL:
+            self.wants_hosts = False
         state = step_state(steps)
         current = (job.get("status"), *state)
         now = self.monotonic()

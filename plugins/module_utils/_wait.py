@@ -215,6 +215,8 @@ class JobWatcher(JobInstance):
                 with_hosts = wakeup.wait(pause) or with_hosts
             elif pause > 0:
                 self.sleep(pause)
+            if self.progress is not None and self.progress.wants_hosts:
+                with_hosts = True  # progress lines count a small job's hosts on every poll (no extra call)
             try:
                 data = self.status(with_hosts=with_hosts)
                 failures = 0
