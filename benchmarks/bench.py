@@ -151,9 +151,11 @@ class Workspace:
         path.write_text("".join(lines))
         return path
 
-    def run_plays(self, plays: list[dict[str, Any]], label: str, hosts: dict[str, dict[str, Any]], forks: int = 1) -> dict[str, Any]:
-        """Run plays in one ansible-playbook; its bench_timing lines, rc, output and rusage (the process and every
-        worker it waited for: os.wait4 gives this child's own rusage, with its waited-for descendants)."""
+    def run_plays(self, plays: list[dict[str, Any]], label: str, hosts: dict[str, dict[str, Any]], forks: int = 1,
+                  env: dict[str, str] | None = None) -> dict[str, Any]:
+        """Run plays in one ansible-playbook (with `env` on top of the workspace's); its bench_timing lines, rc, output
+        and rusage (the process and every worker it waited for: os.wait4 gives this child's own rusage, with its
+        waited-for descendants)."""
         self._count += 1
         playbook, timings = self._path(label, ".json"), self._path(label, ".timings.jsonl")
         out_path = self._path(label, ".out")
@@ -161,8 +163,8 @@ class Workspace:
         argv = [self.playbook_bin, str(playbook), "-i", str(self.inventory(hosts)), "--forks", str(forks)]
         with open(out_path, "wb") as out:
             started = time.perf_counter()
-            process = subprocess.Popen(argv, cwd=self.root, env={**self.env, "BKJOB_BENCH_TIMINGS": str(timings)},  # pylint: disable=consider-using-with
-                                       stdout=out, stderr=subprocess.STDOUT)
+            environment = {**self.env, **(env or {}), "BKJOB_BENCH_TIMINGS": str(timings)}
+            process = subprocess.Popen(argv, cwd=self.root, env=environment, stdout=out, stderr=subprocess.STDOUT)  # pylint: disable=consider-using-with
             _pid, status, usage = os.wait4(process.pid, 0)
             wall = time.perf_counter() - started
         output = out_path.read_bytes()
@@ -859,7 +861,10 @@ def scale_child(ws: Workspace, job: Emulator, hosts: int, log_bytes: int, **opti
 def scale_playbook(ws: Workspace, job: Emulator, kind: str, hosts: int) -> dict[str, Any]:
     """The 50,000-host task through ansible-playbook on the kind's host (`failed_when: false`, so that the default stdout
     callback does not print the whole result); `baseline` is the same playbook with the task skipped (`when: false`).
-    CPU and peak RSS are those of ansible-playbook with its workers (os.wait4)."""
+    CPU and peak RSS are those of ansible-playbook with its workers (os.wait4); each worker's own CPU and peak RSS
+    come from benchmarks/worker_cpu/sitecustomize.py."""
+    workers_dir = ws.root / f"workers-{kind}-{time.monotonic_ns()}"
+    workers_dir.mkdir()
     job.reset()
     job.next_launch(host_count=hosts, failed_hosts=hosts, log_bytes=200)
     task = {"name": kind, MODULE: scale_args(job.url, hosts), "failed_when": False}
@@ -867,7 +872,13 @@ def scale_playbook(ws: Workspace, job: Emulator, kind: str, hosts: int) -> dict[
         task["when"] = False
     host = KIND_HOSTS["in_process" if kind == "baseline" else kind]
     run = ws.run_plays([{"name": "scale", "hosts": host, "gather_facts": False, "tasks": [task]}], "scale",
-                       {name: KIND_HOST_VARS[name] for name in set(KIND_HOSTS.values())})
+                       {name: KIND_HOST_VARS[name] for name in set(KIND_HOSTS.values())},
+                       env={"PYTHONPATH": str(BENCH_DIR / "worker_cpu"), "BKJOB_BENCH_WORKER_CPU": str(workers_dir)})
+    workers = [json.loads(path.read_text()) for path in workers_dir.glob("worker-*.json")]
+    if not workers:
+        raise SystemExit(f"scale {kind}: no worker wrote its CPU time (benchmarks/worker_cpu/sitecustomize.py)")
+    run["worker_cpu"] = sum(item["cpu"] for item in workers)
+    run["worker_maxrss_kb"] = max(item["maxrss_kb"] for item in workers)
     ws.check(run, f"scale {kind}", results=0 if kind == "baseline" else 1)
     expected = listed_hosts(hosts, HOST_CAP["default"])
     if kind != "baseline" and run["lines"][0].get("hosts") != expected:
@@ -933,7 +944,9 @@ def scale_summary(measured: dict[str, Any]) -> dict[str, Any]:
     base_runs = measured["playbook"].get("baseline") or []
     for kind, runs in measured["playbook"].items():
         if kind != "baseline" and runs:
-            playbook[kind] = {"cpu": median([r["cpu"] for r in runs]) - median([r["cpu"] for r in base_runs]),
+            worker = median([r["worker_cpu"] for r in runs]) - median([r["worker_cpu"] for r in base_runs])
+            playbook[kind] = {"cpu": median([r["cpu"] for r in runs]) - median([r["cpu"] for r in base_runs]), "worker_cpu": worker,
+                              "worker_rss_mb": (median([r["worker_maxrss_kb"] for r in runs]) - median([r["worker_maxrss_kb"] for r in base_runs])) / 1024,
                               "rss_mb": (median([r["maxrss_kb"] for r in runs]) - median([r["maxrss_kb"] for r in base_runs])) / 1024,
                               "task": median([r["task"] for r in runs]), "wall": median([r["wall"] for r in runs]), "runs": len(runs)}
     return {"base_cpu": base_cpu, "base_rss_mb": base_rss / 1024, "sizes": rows,
@@ -972,8 +985,11 @@ def print_scale(summary: dict[str, Any], settings: dict[str, Any]) -> None:
             "callback). CPU and peak RSS: `ansible-playbook` with every worker it waited for (os.wait4), minus a run of the same "
             f"playbook with the task skipped (`when: false`: {base['cpu']:.2f} s CPU, {base['maxrss_mb']:.0f} MB peak RSS of its "
             "largest process). Medians:\n")
-        say(table(["path", "runs", "task time (s)", "CPU beyond the skipped run (s)", "peak RSS beyond the skipped run (MB)"],
-                  [[KIND_LABELS[kind], row["runs"], f"{row['task']:.2f}", f"{row['cpu']:.2f}", f"{row['rss_mb']:.1f}"]
+        say(table(["path", "runs", "task time (s)", "CPU beyond the skipped run (s)", "… of it the worker's (s)",
+                   "… the rest: controller, and the module's process on the module path (s)", "peak RSS beyond the skipped run (MB)",
+                   "worker's peak RSS beyond the skipped run's worker (MB)"],
+                  [[KIND_LABELS[kind], row["runs"], f"{row['task']:.2f}", f"{row['cpu']:.2f}", f"{row['worker_cpu']:.2f}",
+                    f"{row['cpu'] - row['worker_cpu']:.2f}", f"{row['rss_mb']:.1f}", f"{row['worker_rss_mb']:.1f}"]
                    for kind, row in summary["playbook"].items()]))
         say()
     if len(rows_data) >= 3:
