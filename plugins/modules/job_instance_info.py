@@ -21,7 +21,9 @@ description:
   - The options of one mode are refused in the other (for example O(status) with O(job_instance_id), or O(wait) without
     it), so that a task never ignores what it asks for. An option of the other mode set to its default value is
     accepted, so that C(module_defaults) may set one for every module of the collection.
-  - Never changes anything; C(changed) is always false.
+  - Changes nothing, unless it waits with O(retry_failed_hosts) or O(on_waiting_user=confirm) or
+    O(on_waiting_user=terminate), which act on the job (C(operate_step_instance)); C(changed) is then true. In check
+    mode such a wait sends nothing and warns what it would send. A listing never changes anything.
 author:
   - blueking.job maintainers (@blueking-job)
 extends_documentation_fragment:
@@ -884,12 +886,15 @@ def read_instance(module: Any, client: Any) -> dict[str, Any]:
         from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
 
         # progress lines while waiting, when the module runs in the controller's process (plugins/action)
-        watcher = JobWatcher(client, scope, job_instance_id, warn=module.warn, progress=_progress.for_wait(options))
+        # in check mode the watcher sends no step operation (retry, confirm, terminate), it says what it would send
+        watcher = JobWatcher(client, scope, job_instance_id, warn=module.warn, progress=_progress.for_wait(options),
+                             check_mode=module.check_mode)
     job = watcher or JobInstance(client, scope, job_instance_id, warn=module.warn)  # one object reads, waits for and reports the job
     try:
         result = watcher.wait_and_report(options, known=known) if watcher else {**known, **job.report(options)}
     except BKJobError as err:
-        err.keep(known)
+        # changed stays as the wait set it: true once it sent (or in check mode would send) a step operation
+        err.keep({key: value for key, value in known.items() if key not in err.result or key != "changed"})
         if err.result.get("create_time"):
             err.keep({"job_plan_id": job.plan_id(err.result["create_time"])})
         raise
