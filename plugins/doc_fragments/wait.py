@@ -86,6 +86,16 @@ options:
       - V(0) (the default) never retries. At most V(100).
     type: int
     default: 0
+  max_host_results:
+    description:
+      - The most hosts each host list of the result carries, so that a job with tens of thousands of hosts gives a
+        result Ansible, AWX and a terminal can hold. It caps all steps' C(hosts) together (failed hosts are chosen
+        first, then, with C(host_results=all), the others), C(failed_hosts), and all C(retries[].hosts) together.
+      - Logs are read only for listed hosts. C(host_summary) and the counts of C(retries) still count every host. When
+        hosts were left out, C(host_results_truncated) is true and one warning says how many, from which lists.
+      - V(0) lists every host.
+    type: int
+    default: 2000
   show_progress:
     description:
       - Show progress lines while the task waits (the job's status as it changes, and each retry or confirmation the

@@ -78,6 +78,7 @@ HOST_RESULT_CHOICES = ("none", "failed", "all")
 WAITING_USER_CHOICES = ("wait", "fail", "return", "confirm", "terminate")
 MAX_LOG_BYTES = 1 << 40  # a bound, so that absurd values fail clearly
 MAX_RETRY_FAILED_HOSTS = 100  # retry rounds per step: a bound, so that a typo cannot keep a failing job re-running for hours
+MAX_HOST_RESULTS_LIMIT = 1000000  # max_host_results' own bound (0 means no limit)
 
 # The options that control waiting; shared by every module that waits for a job (execute_job_plan, job_instance_info,
 # operate_job_instance, operate_step_instance).
@@ -90,6 +91,7 @@ WAIT_ARGSPEC: dict[str, dict[str, Any]] = {
     "log_total_max_bytes": {"type": "int", "default": 1048576},
     "retry_failed_hosts": {"type": "int", "default": 0},
     "show_progress": {"type": "bool", "default": True},
+    "max_host_results": {"type": "int", "default": 2000},
 }
 
 
@@ -133,6 +135,7 @@ class WaitOptions(NamedTuple):
     terminate_on_timeout: bool = False
     retry_failed_hosts: int = 0  # retry rounds (step operation 2) per failed step, 0..MAX_RETRY_FAILED_HOSTS
     show_progress: bool = True  # progress lines while waiting (read by _progress)
+    max_host_results: int = 2000  # host entries per host list of the result (_report.JobInstance.report); 0: no limit
 
 
 def wait_options(params: dict[str, Any]) -> WaitOptions:
@@ -151,11 +154,14 @@ def wait_options(params: dict[str, Any]) -> WaitOptions:
     if isinstance(retries, bool) or not isinstance(retries, int) or not 0 <= retries <= MAX_RETRY_FAILED_HOSTS:
         raise InputError(f"retry_failed_hosts must be a whole number of retries per failed step, from 0 (no retry) to "
                          f"{MAX_RETRY_FAILED_HOSTS}, got {retries!r}.")
+    cap = params.get("max_host_results", 2000)
+    if isinstance(cap, bool) or not isinstance(cap, int) or not 0 <= cap <= MAX_HOST_RESULTS_LIMIT:
+        raise InputError(f"max_host_results must be 0 (no limit) or a number of hosts, at most {MAX_HOST_RESULTS_LIMIT}, got {cap!r}.")
     return WaitOptions(
         wait_timeout=params["wait_timeout"], poll_interval=params["poll_interval"], poll_max_interval=params["poll_max_interval"],
         on_waiting_user=params["on_waiting_user"], log_max_bytes=params["log_max_bytes"], log_total_max_bytes=params["log_total_max_bytes"],
         host_results=params.get("host_results") or "none", terminate_on_timeout=bool(params.get("terminate_on_timeout")),
-        retry_failed_hosts=retries, show_progress=bool(params.get("show_progress", True)))
+        retry_failed_hosts=retries, show_progress=bool(params.get("show_progress", True)), max_host_results=cap)
 
 
 def http_url(value: str, option: str) -> str:

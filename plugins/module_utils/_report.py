@@ -147,9 +147,14 @@ class JobInstance:
     def report(self, options: WaitOptions, *, output_vars: bool = True) -> dict[str, Any]:
         """The result fields (the modules' RETURN blocks) for the job's current state, with host results, logs and output vars.
 
-        ``options``: its host_results, log_max_bytes and log_total_max_bytes are read.
+        ``options``: its host_results, log_max_bytes, log_total_max_bytes and max_host_results are read.
         The poll that saw the end is reused when it carried host results. ``output_vars=False`` skips
         reading them (the plan has no string variables, the only kind JOB reports).
+
+        ``max_host_results`` (0: no limit) caps each host list of the result: all steps' ``hosts`` together (failed
+        hosts chosen first), ``failed_hosts`` and all ``retries[].hosts`` together; host_summary and the retries' counts
+        stay exact, ``host_results_truncated`` says whether anything was left out, and one warning says what. Logs are
+        read only for listed hosts, and host entries are only built for them.
         """
         data = self.final or self.status(with_hosts=True)
         if not self.had_hosts and self._host_read_failures:
@@ -159,9 +164,22 @@ class JobInstance:
         instance = data.get("job_instance") or {}
         status = instance.get("status")
         step_list = data.get("step_instance_list") or []
-        steps = [self._step(step, options.host_results) for step in step_list]
+        cap = options.max_host_results
+        steps, left_out = self._steps(step_list, options.host_results, cap)
         if options.log_max_bytes > 0 and options.host_results != "none":
             self._attach_logs(steps, options.log_max_bytes, options.log_total_max_bytes)
+        summary = host_summary(step_list)
+        failed = failed_hosts(step_list, limit=cap)
+        retries = retries_report(self.retried, step_list, limit=cap)
+        truncated = {"steps[].hosts": left_out, "failed_hosts": summary["failed"] - len(failed),
+                     "retries[].hosts": sum(len(record["attempts"]) for record in self.retried.values())
+                     - sum(len(record["hosts"]) for record in retries)}
+        truncated = {where: count for where, count in truncated.items() if count > 0}
+        if truncated:
+            what = ", ".join(f"{plural(count, 'host')} from {where}" for where, count in truncated.items())
+            self.warn(f"The result of job instance {self.job_instance_id} lists at most max_host_results ({cap}) hosts per list and "
+                      f"leaves out {what}; host_summary and the retries' counts include them. Raise max_host_results (0: no "
+                      "limit), or see them in JOB's web console.")
         return {
             "job_instance_id": self.job_instance_id,
             "job_instance_name": instance.get("name"),
@@ -173,9 +191,10 @@ class JobInstance:
             "end_time": instance.get("end_time"),
             "total_time": instance.get("total_time"),
             "steps": [step for step, _hosts in steps],
-            "host_summary": host_summary(step_list),
-            "failed_hosts": failed_hosts(step_list),
-            "retries": retries_report(self.retried, step_list),
+            "host_summary": summary,
+            "failed_hosts": failed,
+            "retries": retries,
+            "host_results_truncated": bool(truncated),
             "output_vars": self._output_vars() if output_vars else {},
         }
 
@@ -196,16 +215,44 @@ class JobInstance:
         return None
 
     @staticmethod
-    def _step(step: dict[str, Any], host_results: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        chosen = []
-        for host in step.get("step_ip_result_list") or []:
-            if host_results == "all" or (host_results == "failed" and host.get("status") not in HOST_OK):
-                chosen.append({
-                    "bk_host_id": host.get("bk_host_id"), "ip": host.get("ip"), "bk_cloud_id": host.get("bk_cloud_id"),
-                    "status": host.get("status"), "status_name": host_status_name(host.get("status")),
-                    "exit_code": host.get("exit_code"), "error_code": host.get("error_code"), "tag": host.get("tag"),
-                    "log": None,
-                })
+    def _steps(step_list: list[dict[str, Any]], host_results: str,
+               cap: int) -> tuple[list[tuple[dict[str, Any], list[dict[str, Any]]]], int]:
+        """Each step's summary with the hosts ``host_results`` chooses, at most ``cap`` (0: all) over all steps: the
+        failed hosts first (in step order), then, for ``all``, the others; each step keeps JOB's order. The steps, and
+        how many chosen hosts were left out."""
+        wanted: list[list[tuple[int, dict[str, Any]]]] = []
+        for step in step_list:
+            hosts = step.get("step_ip_result_list") or []
+            if host_results == "none":
+                wanted.append([])
+            elif host_results == "all":
+                wanted.append(list(enumerate(hosts)))
+            else:
+                wanted.append([(index, host) for index, host in enumerate(hosts) if host.get("status") not in HOST_OK])
+        total = sum(len(hosts) for hosts in wanted)
+        if cap and total > cap:
+            budget = cap
+            kept: list[list[tuple[int, dict[str, Any]]]] = [[] for _step in step_list]
+            for failed in (True, False):
+                for position, hosts in enumerate(wanted):
+                    if budget <= 0:
+                        break
+                    chosen = [(index, host) for index, host in hosts if (host.get("status") not in HOST_OK) is failed][:budget]
+                    kept[position].extend(chosen)
+                    budget -= len(chosen)
+            wanted = [sorted(hosts, key=lambda item: item[0]) for hosts in kept]
+        steps = [JobInstance._step(step, [host for _index, host in hosts]) for step, hosts in zip(step_list, wanted)]
+        return steps, total - sum(len(hosts) for hosts in wanted)
+
+    @staticmethod
+    def _step(step: dict[str, Any], hosts: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """A step's summary with the given hosts' entries (``log`` filled in later by ``_attach_logs``)."""
+        chosen = [{
+            "bk_host_id": host.get("bk_host_id"), "ip": host.get("ip"), "bk_cloud_id": host.get("bk_cloud_id"),
+            "status": host.get("status"), "status_name": host_status_name(host.get("status")),
+            "exit_code": host.get("exit_code"), "error_code": host.get("error_code"), "tag": host.get("tag"),
+            "log": None,
+        } for host in hosts]
         summary = {
             "step_instance_id": step.get("step_instance_id"), "name": step.get("name"), "type": step.get("type"),
             "status": step.get("status"), "status_name": status_name(step.get("status")),
@@ -301,14 +348,14 @@ def host_failed(code: Any) -> bool:
     return code not in HOST_OK and code not in HOST_RUNNING
 
 
-def failed_hosts(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def failed_hosts(steps: list[dict[str, Any]], limit: int = 0) -> list[dict[str, Any]]:
     """The hosts ``host_summary`` counts as failed, one item each, shaped for ``ansible.builtin.add_host``.
 
     ``steps``: get_job_instance_status's ``step_instance_list`` (with host results; without them, nothing is found).
     A host failed in several steps (an ignored error, then the failed step) appears once, with the first of them. Items:
     ``name`` (the address to reach the host: ``ip``, else ``ipv6`` when JOB gives one, else null), ``bk_host_id``, ``ip``,
     ``bk_cloud_id``, ``step_instance_id``, ``step_name``, ``status``, ``status_name``, ``exit_code``, ``error_code``.
-    One pass over the hosts, no request: 50,000 failed hosts cost milliseconds (benchmarks/).
+    At most ``limit`` items (0: all). One pass over the hosts, no request: 50,000 failed hosts cost milliseconds.
     """
     seen: set[Any] = set()
     found = []
@@ -321,6 +368,8 @@ def failed_hosts(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
             if key in seen:
                 continue
             seen.add(key)
+            if limit and len(found) >= limit:
+                return found
             found.append({
                 "name": host.get("ip") or host.get("ipv6") or None, "bk_host_id": host.get("bk_host_id"), "ip": host.get("ip"),
                 "bk_cloud_id": host.get("bk_cloud_id"), "step_instance_id": step.get("step_instance_id"), "step_name": step.get("name"),
@@ -330,27 +379,33 @@ def failed_hosts(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def retries_report(retried: dict[Any, dict[str, Any]], steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def retries_report(retried: dict[Any, dict[str, Any]], steps: list[dict[str, Any]], limit: int = 0) -> list[dict[str, Any]]:
     """The result's ``retries``: per retried step, the retries sent and per host the runs of the step and whether it recovered.
 
     ``retried``: ``JobInstance.retried`` (kept by ``_wait``); ``steps``: the final ``step_instance_list``. A host
     ``recovered`` when its final status in that step is a success (9, or 3 "succeeded last time"); null when the final
-    read has no host results for the step (targets JOB's v3 status cannot report, such as containers).
+    read has no host results for the step (targets JOB's v3 status cannot report, such as containers). At most
+    ``limit`` hosts over all steps (0: all); the counts take every host.
     """
     final = {step.get("step_instance_id"): step for step in steps}
+    budget = limit or sum(len(record["hosts"]) for record in retried.values())
     report = []
     for step_instance_id, record in retried.items():
         statuses = {host_key(host): host.get("status") for host in (final.get(step_instance_id) or {}).get("step_ip_result_list") or []}
         hosts = []
+        recovered_count = failed_count = 0
         for key, host in record["hosts"].items():
             recovered = (statuses[key] in HOST_OK) if key in statuses else None
-            hosts.append({"name": host.get("ip") or host.get("ipv6") or None, "bk_host_id": host.get("bk_host_id"), "ip": host.get("ip"),
-                          "bk_cloud_id": host.get("bk_cloud_id"), "attempts": record["attempts"][key], "recovered": recovered})
+            recovered_count += recovered is True
+            failed_count += recovered is False
+            if len(hosts) < budget:
+                hosts.append({"name": host.get("ip") or host.get("ipv6") or None, "bk_host_id": host.get("bk_host_id"),
+                              "ip": host.get("ip"), "bk_cloud_id": host.get("bk_cloud_id"), "attempts": record["attempts"][key],
+                              "recovered": recovered})
+        budget -= len(hosts)
         report.append({
             "step_instance_id": step_instance_id, "step_name": record["step_name"], "rounds": record["rounds"],
-            "hosts_recovered": sum(1 for host in hosts if host["recovered"]),
-            "hosts_failed": sum(1 for host in hosts if host["recovered"] is False),
-            "hosts": hosts,
+            "hosts_recovered": recovered_count, "hosts_failed": failed_count, "hosts": hosts,
         })
     return report
 

@@ -39,6 +39,7 @@ class Progress:
     def __init__(self):
         self.statuses = []
         self.notes = []
+        self.wants_hosts = False  # _progress.Progress asks for host results on small jobs' polls; these tests read them only when needed
 
     def observe(self, data):
         self.statuses.append((data.get("job_instance") or {}).get("status"))
@@ -55,14 +56,19 @@ def operations(job):
 def test_the_new_options_have_their_defaults_and_bounds():
     assert WAIT_ARGSPEC["retry_failed_hosts"] == {"type": "int", "default": 0}
     assert WAIT_ARGSPEC["show_progress"] == {"type": "bool", "default": True}
+    assert WAIT_ARGSPEC["max_host_results"] == {"type": "int", "default": 2000}
     assert WAIT_ARGSPEC["on_waiting_user"]["choices"] == ["wait", "fail", "return", "confirm", "terminate"]
     base = {name: spec.get("default") for name, spec in WAIT_ARGSPEC.items()}
     options = wait_options(base)
     assert options.retry_failed_hosts == 0 and options.show_progress is True
-    assert wait_options({**base, "retry_failed_hosts": MAX_RETRY_FAILED_HOSTS, "show_progress": False})[-2:] == (MAX_RETRY_FAILED_HOSTS, False)
+    options = wait_options({**base, "retry_failed_hosts": MAX_RETRY_FAILED_HOSTS, "show_progress": False, "max_host_results": 0})
+    assert (options.retry_failed_hosts, options.show_progress, options.max_host_results) == (MAX_RETRY_FAILED_HOSTS, False, 0)
     for bad in (-1, MAX_RETRY_FAILED_HOSTS + 1, True):
         with pytest.raises(InputError, match=r"retry_failed_hosts must be a whole number of retries per failed step, from 0 \(no retry\) to 100"):
             wait_options({**base, "retry_failed_hosts": bad})
+    for bad in (-1, 1000001, False):
+        with pytest.raises(InputError, match=r"max_host_results must be 0 \(no limit\) or a number of hosts, at most 1000000, got "):
+            wait_options({**base, "max_host_results": bad})
 
 
 # ---------------------------------------------------------------------------------------------- failed_hosts
@@ -340,3 +346,60 @@ def test_a_task_that_sent_a_step_operation_is_changed(job):
     watcher = _wait.JobWatcher(client, SCOPE, job_instance_id, warn=print)
     result = watcher.wait_and_report(FAST._replace(retry_failed_hosts=1), known={"changed": False, "job_instance_id": job_instance_id})
     assert result["changed"] is True and result["status_name"] == "success"
+
+
+# ---------------------------------------------------------------------------------------------- max_host_results
+def report_of(steps, warnings, retried=None, **options):
+    """JobInstance.report of a job whose last status read (``steps``) carried host results: no request is made."""
+    job = _report.JobInstance(None, SCOPE, 7, warn=warnings.append)
+    job.final = {"finished": True, "job_instance": {"status": 4, "name": "deploy-app"}, "step_instance_list": steps}
+    job.had_hosts = True
+    job.retried = retried or {}
+    return job.report(FAST._replace(log_max_bytes=0, **options), output_vars=False)
+
+
+def test_max_host_results_caps_each_host_list_failed_hosts_first():
+    steps = [{"step_instance_id": 1, "name": "check env", "status": 3, "type": 1,
+              "step_ip_result_list": [host(100 + index, 9) for index in range(5)]},
+             {"step_instance_id": 2, "name": "restart", "status": 4, "type": 1,
+              "step_ip_result_list": [host(200 + index, 104 if index % 2 else 9) for index in range(8)]}]
+    warnings = []
+    result = report_of(steps, warnings, host_results="all", max_host_results=6)
+    listed = [[item["bk_host_id"] for item in step["hosts"]] for step in result["steps"]]
+    assert listed == [[100, 101], [201, 203, 205, 207]], "the 4 failed hosts first, then the others in step order; JOB's order kept"
+    assert [item["bk_host_id"] for item in result["failed_hosts"]] == [201, 203, 205, 207]
+    assert result["host_summary"] == {"total": 13, "success": 9, "failed": 4, "running": 0}
+    assert result["host_results_truncated"] is True
+    assert warnings == ["The result of job instance 7 lists at most max_host_results (6) hosts per list and leaves out 7 hosts from "
+                        "steps[].hosts; host_summary and the retries' counts include them. Raise max_host_results (0: no limit), or see "
+                        "them in JOB's web console."]
+    warnings.clear()
+    small = report_of(steps, warnings, host_results="failed", max_host_results=3)
+    assert [len(step["hosts"]) for step in small["steps"]] == [0, 3] and len(small["failed_hosts"]) == 3
+    assert small["host_results_truncated"] is True and "leaves out 1 host from steps[].hosts, 1 host from failed_hosts;" in warnings[0]
+    warnings.clear()
+    every = report_of(steps, warnings, host_results="all", max_host_results=0)
+    assert sum(len(step["hosts"]) for step in every["steps"]) == 13 and every["host_results_truncated"] is False and warnings == []
+
+
+def test_max_host_results_caps_the_retried_hosts_and_keeps_their_counts():
+    failed = [host(300 + index, 104) for index in range(5)]
+    steps = [{"step_instance_id": 3, "name": "deploy", "status": 4, "type": 1,
+              "step_ip_result_list": [host(300, 9), host(301, 9)] + failed[2:]}]
+    retried = {3: {"step_instance_id": 3, "step_name": "deploy", "rounds": 1, "attempts": {item["bk_host_id"]: 2 for item in failed},
+                   "hosts": {item["bk_host_id"]: item for item in failed}}}
+    warnings = []
+    [record] = report_of(steps, warnings, retried, max_host_results=2)["retries"]
+    assert (record["hosts_recovered"], record["hosts_failed"]) == (2, 3)
+    assert [(item["bk_host_id"], item["recovered"]) for item in record["hosts"]] == [(300, True), (301, True)]
+    assert "3 hosts from retries[].hosts" in warnings[0]
+
+
+def test_a_cap_on_50000_failed_hosts_builds_only_the_listed_entries():
+    steps = [{"step_instance_id": 1, "name": "big", "status": 4, "type": 1,
+              "step_ip_result_list": [host(100000 + index, 104) for index in range(50000)]}]
+    started = time.process_time()
+    result = report_of(steps, [], max_host_results=2000)
+    assert time.process_time() - started < 2.0
+    assert len(result["steps"][0]["hosts"]) == 2000 and len(result["failed_hosts"]) == 2000
+    assert result["host_summary"]["failed"] == 50000
