@@ -290,8 +290,9 @@ def test_an_unknown_plan_name_fails_at_lookup_and_options_at_their_defaults_are_
 def test_a_wait_that_would_retry_sends_nothing_in_check_mode_and_retries_otherwise(job, ansible):
     job_instance_id = create(job, failed_hosts=1)  # host 101 fails the first run of the step, a retry recovers it
     wait_ended(job, [job_instance_id])
-    attach = {"name": "attach", INFO: {**esb_connection(job), "bk_biz_id": BIZ_ID, "job_instance_id": job_instance_id, "wait": True,
-                                      "retry_failed_hosts": 1, "poll_interval": 0.2, "poll_max_interval": 0.5}}
+    args = {**esb_connection(job), "bk_biz_id": BIZ_ID, "job_instance_id": job_instance_id, "wait": True, "retry_failed_hosts": 1,
+            "poll_interval": 0.2, "poll_max_interval": 0.5}
+    attach = {"name": "attach", INFO: args}
     checked = ansible.playbook([attach], check=True)["r0"]
     assert job.requests(api="operate_step_instance") == [], "check mode sends no step operation"
     assert checked["changed"] is True and checked["status_name"] == "failed", {key: checked.get(key) for key in ("msg", "warnings", "retries", "changed")}
