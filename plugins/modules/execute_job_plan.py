@@ -486,6 +486,13 @@ retries:
             step.
           type: bool
           sample: true
+host_results_truncated:
+  description:
+    - Whether hosts were left out of RV(steps[].hosts), RV(failed_hosts) or RV(retries[].hosts) because a list reached
+      O(max_host_results); a warning then says how many. RV(host_summary) counts every host.
+  returned: when waited
+  type: bool
+  sample: false
 output_vars:
   description: String global variables after the run (from C(get_job_instance_global_var_value)).
   returned: when waited

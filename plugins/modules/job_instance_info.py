@@ -557,6 +557,13 @@ retries:
             step.
           type: bool
           sample: true
+host_results_truncated:
+  description:
+    - Whether hosts were left out of RV(steps[].hosts), RV(failed_hosts) or RV(retries[].hosts) because a list reached
+      O(max_host_results); a warning then says how many. RV(host_summary) counts every host.
+  returned: success with O(job_instance_id)
+  type: bool
+  sample: false
 output_vars:
   description: String global variables after the run, by name (from C(get_job_instance_global_var_value)).
   returned: success with O(job_instance_id)
