@@ -204,3 +204,18 @@ def test_the_guides_failed_hosts_playbook_runs(job, ansible, tmp_path):
         assert f"{address} failed step check env (bk_host_id={host_id}, exit code 1)" in output
     [(_job, step_instance_id, _code)] = set(step_operations(job))
     assert step_operations(job) == [(_job, step_instance_id, 2)] * 2, "retry_failed_hosts: 2 in the guide"
+
+
+def test_max_host_results_keeps_the_result_small_and_says_what_it_left_out(job, ansible):
+    job.next_launch(host_count=30, failed_hosts=30)
+    run = ansible.playbook([launch(job, global_vars={}, max_host_results=10)])
+    result = run["r0"]
+    step = result["steps"][0]
+    assert result["failed"] is True and result["host_summary"]["failed"] == 30 and result["host_results_truncated"] is True
+    assert len(step["hosts"]) == 10 and all(host["log"] for host in step["hosts"])
+    assert [host["bk_host_id"] for host in result["failed_hosts"]] == [host["bk_host_id"] for host in step["hosts"]]
+    [logs] = job.requests(api="batch_get_job_instance_ip_log")
+    assert len(logs["body"]["host_id_list"]) == 10, "logs are read for listed hosts only"
+    warning = ("The result of job instance {} lists at most max_host_results (10) hosts per list and leaves out 20 hosts from "
+               "steps[].hosts, 20 hosts from failed_hosts").format(result["job_instance_id"])
+    assert any(text.startswith(warning) for text in result.get("warnings") or [])
