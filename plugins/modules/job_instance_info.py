@@ -624,6 +624,7 @@ from typing import Any, Callable
 from ansible_collections.blueking.job.plugins.module_utils import _api
 from ansible_collections.blueking.job.plugins.module_utils._args import (
     HOST_RESULT_CHOICES,
+    MAX_ID,
     WAIT_ARGSPEC,
     job_instance_url,
     positive_int,
@@ -712,6 +713,8 @@ def epoch_ms(value: Any, option: str) -> int:
         if number < EARLIEST_MS:
             raise InputError(f"{option} must be Unix time in milliseconds, as JOB counts it; {number} is before 1973 "
                              f"(Unix time in seconds? then give {number * 1000}).")
+        if number > MAX_ID:
+            raise InputError(f"{option} must be Unix time in milliseconds, at most {MAX_ID} (JOB's times are Java longs).")
         return number
     iso = text[:-1] + "+00:00" if text[-1:] in ("Z", "z") else text
     try:
@@ -729,7 +732,11 @@ def since_ms(value: str) -> int:
     match = SINCE.match(value or "")
     if not match or float(match.group(1)) <= 0:
         raise InputError(f"since must be a positive number with a unit, s, m, h, d or w (such as 30m, 24h, 7d), got {value!r}.")
-    return int(float(match.group(1)) * UNIT_SECONDS[match.group(2)] * 1000)
+    span = float(match.group(1)) * UNIT_SECONDS[match.group(2)] * 1000
+    if not math.isfinite(span) or span > MAX_WINDOW_MS:
+        raise InputError(f"since is {value!r}; this module reads at most 366 days (JOB answers 30 days per query, and a "
+                         "longer window is read as several queries).")
+    return int(span)
 
 
 def time_window(params: dict[str, Any], now_ms: int) -> tuple[int, int]:

@@ -46,6 +46,8 @@ def test_epoch_ms_accepts_milliseconds_and_iso_8601(value, expected):
     (float("inf"), "an integer"),
     ([2025], "an integer"),
     ("-5", "ISO 8601"),
+    ("9" * 400, "at most 9223372036854775807"),
+    (2 ** 63, "at most 9223372036854775807"),
 ])
 def test_epoch_ms_refuses_what_it_cannot_place(value, text):
     with pytest.raises(InputError) as caught:
@@ -65,6 +67,12 @@ def test_since_refuses(value):
         since_ms(value)
 
 
+@pytest.mark.parametrize("value", ["367d", "53w", "9" * 300 + "w"])
+def test_since_beyond_366_days(value):
+    with pytest.raises(InputError, match="at most 366 days"):
+        since_ms(value)
+
+
 def test_default_window_is_the_last_24_hours():
     assert time_window({}, NOW) == (NOW - DAY, NOW)
     assert time_window({"since": "2h"}, NOW) == (NOW - 2 * 3600000, NOW)
@@ -77,6 +85,8 @@ def test_window_checks():
     assert time_window({"since": "366d"}, NOW) == (NOW - 366 * DAY, NOW)
     with pytest.raises(InputError, match="at most 366 days"):
         time_window({"create_time_start": NOW - 366 * DAY - 1}, NOW)
+    with pytest.raises(InputError, match="at most 366 days"):
+        time_window({"create_time_start": "0001-01-01T00:00:00+01:00", "create_time_end": "9999-12-31T23:59:59-01:00"}, NOW)
 
 
 def test_query_windows_are_at_most_30_days_newest_first_and_contiguous():
