@@ -335,7 +335,9 @@ class JobWatcher(JobInstance):
         """
         steps = data.get("step_instance_list") or []
         step = next((step for step in steps if step.get("status") in FAILED_STEP_STATUSES), None)
-        if step is None or step.get("step_instance_id") in self._retry_stopped:
+        # Never a confirmation step: JOB accepts operation 2 on one and then no handler runs it, so the job would stay
+        # running for good (ConfirmStepEventHandler handles no retry).
+        if step is None or step.get("type") == STEP_TYPE_APPROVAL or step.get("step_instance_id") in self._retry_stopped:
             return False, data
         step_id = step.get("step_instance_id")
         record = self.retried.get(step_id)
