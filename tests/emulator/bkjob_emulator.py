@@ -1742,8 +1742,8 @@ def _render_step(step):
         }
         item["file_info"] = {key: value for key, value in item["file_info"].items() if value is not None}
     elif step["type"] == STEP_CONFIRM:
-        item["approval_info"] = {"approval_type": 1, "approval_user": {"user_list": step["approval_users"],
-                                                                      "role_list": step.get("approval_roles") or []},
+        approval_user = {"user_list": step["approval_users"], "role_list": step.get("approval_roles") or []}
+        item["approval_info"] = {"approval_type": 1, "approval_user": approval_user,
                                  "approval_message": step["message"], "notify_channel": ["mail"]}
     return item
 
