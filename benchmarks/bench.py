@@ -984,7 +984,8 @@ def print_scale(summary: dict[str, Any], settings: dict[str, Any]) -> None:
         say(f"The same {top['hosts']:,}-host task through `ansible-playbook` (one task, `failed_when: false`; default stdout "
             "callback). CPU and peak RSS: `ansible-playbook` with every worker it waited for (os.wait4), minus a run of the same "
             f"playbook with the task skipped (`when: false`: {base['cpu']:.2f} s CPU, {base['maxrss_mb']:.0f} MB peak RSS of its "
-            "largest process). Medians:\n")
+            "largest process, the controller holding the playbook: a task whose worker stays below that adds 0). The worker's "
+            "own CPU and peak RSS come from benchmarks/worker_cpu/sitecustomize.py. Medians:\n")
         say(table(["path", "runs", "task time (s)", "CPU beyond the skipped run (s)", "… of it the worker's (s)",
                    "… the rest: controller, and the module's process on the module path (s)", "peak RSS beyond the skipped run (MB)",
                    "worker's peak RSS beyond the skipped run's worker (MB)"],
@@ -1015,9 +1016,10 @@ def scale_targets(summary: dict[str, Any], report: dict[str, Any]) -> None:
                         verdict(row["cpu"] < TARGET_CPU)])
     targets.append([f"3. scale, {size}: module process peak memory beyond the interpreter", f"{top['rss_mb']:.1f} MB", f"< {TARGET_RSS_MB:g} MB",
                     verdict(top["rss_mb"] < TARGET_RSS_MB)])
-    for kind, row in summary["playbook"].items():
-        targets.append([f"3. scale, {size}: peak memory through ansible-playbook, {KIND_SHORT[kind]}", f"{row['rss_mb']:.1f} MB",
-                        f"< {TARGET_RSS_MB:g} MB", verdict(row["rss_mb"] < TARGET_RSS_MB)])
+    for kind, row in summary["playbook"].items():  # the worker runs the task (in-process: the module too)
+        targets.append([f"3. scale, {size}: peak memory through ansible-playbook, {KIND_SHORT[kind]}: the worker beyond the skipped "
+                        "run's worker (the whole run's largest process)", f"{row['worker_rss_mb']:.1f} MB ({row['rss_mb']:.1f} MB)",
+                        f"< {TARGET_RSS_MB:g} MB", verdict(max(row["worker_rss_mb"], row["rss_mb"]) < TARGET_RSS_MB)])
     targets.append([f"3. scale, {size}: log text in the result (kept at log_total_max_bytes)", f"{top['log_mb']:.2f} MB",
                     f"<= {top['log_budget'] / 1e6:.2f} MB", verdict(top["log_mb"] * 1e6 <= top["log_budget"])])
     cap = summary.get("host_cap")
