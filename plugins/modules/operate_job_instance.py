@@ -297,6 +297,13 @@ failed_hosts:
       description: JOB's error code for the host (0 when none).
       type: int
       sample: 0
+host_results_truncated:
+  description:
+    - Whether hosts were left out of RV(steps[].hosts), RV(failed_hosts) or RV(retries[].hosts) because a list reached
+      O(max_host_results); a warning then says how many. RV(host_summary) counts every host.
+  returned: success
+  type: bool
+  sample: false
 retries:
   description:
     - What O(retry_failed_hosts) did, one item per step it retried, in the order retried; empty when nothing was
