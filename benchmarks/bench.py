@@ -668,18 +668,34 @@ def print_wait_rounds(results: dict[str, list[dict[str, Any]]], rounds: list[flo
     say()
 
 
-def print_wait_notes(summary: dict[str, Any], results: dict[str, list[dict[str, Any]]], rounds: list[float]) -> None:
-    names = list(WAIT_APPROACHES)
-    measured = {name: [item for item in items if item["round"] > 0] for name, items in results.items()}
+def callback_notes(summary: dict[str, Any], measured: list[dict[str, Any]]) -> list[str]:
+    """What the callback_listen approach's rounds say about JOB's callback."""
     notes = []
-    callback_after = [item["callback_after"] for item in measured["callback"] if item["callback_after"] is not None]
+    callback_after = [item["callback_after"] for item in measured if item["callback_after"] is not None]
     if callback_after:
         notes.append(f"callback_listen: the emulator's callback was answered by the module's listener {median(callback_after):.2f} s "
                      f"after the job's end (median; the emulator checks for ended jobs every 50 ms), the task returned "
                      f"{summary['callback']['latency']:.2f} s after it")
-    missing = sum(1 for item in measured["callback"] if item["callback_after"] is None)
+    missing = len(measured) - len(callback_after)
     if missing:
         notes.append(f"callback_listen: {missing} round(s) without a successful callback")
+    return notes
+
+
+def odd_round_notes(results: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """One line per approach and round worth a look (wait_oddities found something)."""
+    def history(item: dict[str, Any]) -> str:
+        if not item["history_calls"]:
+            return ""
+        return ", no history" if item["estimate"] is None else f", history {item['estimate']:g} s"
+
+    return [f"{WAIT_APPROACHES[name][1]}, round {item['round']} (job {item['length']:g} s{history(item)}): {item['odd']}"
+            for name in WAIT_APPROACHES for item in results[name] if item["odd"]]
+
+
+def print_wait_notes(summary: dict[str, Any], results: dict[str, list[dict[str, Any]]], rounds: list[float]) -> None:
+    names = list(WAIT_APPROACHES)
+    notes = callback_notes(summary, [item for item in results["callback"] if item["round"] > 0])
     spreads = [max(results[name][index]["end_time"] for name in names) - min(results[name][index]["end_time"] for name in names)
                for index in range(1, len(rounds))]
     notes.append(f"the {len(names)} jobs of a round ended within {median(spreads):.2f} s of each other (median over the rounds; "
@@ -689,9 +705,7 @@ def print_wait_notes(summary: dict[str, Any], results: dict[str, list[dict[str, 
         f"{WAIT_APPROACHES[name][1]} {results[name][0]['latency']:.2f} s, {sum(results[name][0]['calls'].values())} calls "
         f"({calls_text(results[name][0]['calls'])})" for name in names))
     say("\n".join(f"- {note}" for note in notes) + "\n")
-    odd = [f"{WAIT_APPROACHES[name][1]}, round {item['round']} (job {item['length']:g} s"
-           + ("" if not item["history_calls"] else ", no history" if item["estimate"] is None else f", history {item['estimate']:g} s")
-           + f"): {item['odd']}" for name in names for item in results[name] if item["odd"]]
+    odd = odd_round_notes(results)
     if odd:
         say("Rounds worth a look (a module approach other than poll 0.5 / max 1 with more than 3 status calls, or any "
             "latency over 1 s; polls marked (hosts) asked for host results):\n")
@@ -931,6 +945,19 @@ def scale_row(label: str, row: dict[str, Any]) -> list[Any]:
             f"{row['log_calls']}", f"{row['wall']:.2f}", calls_text(Counter(row["calls"]))]
 
 
+def playbook_summary(runs_by_kind: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """Per kind of ansible-playbook run: medians beyond the skipped (baseline) runs' medians."""
+    base_runs = runs_by_kind.get("baseline") or []
+
+    def beyond(runs: list[dict[str, Any]], key: str) -> float:
+        return median([r[key] for r in runs]) - median([r[key] for r in base_runs])
+
+    return {kind: {"cpu": beyond(runs, "cpu"), "worker_cpu": beyond(runs, "worker_cpu"), "worker_rss_mb": beyond(runs, "worker_maxrss_kb") / 1024,
+                   "rss_mb": beyond(runs, "maxrss_kb") / 1024, "task": median([r["task"] for r in runs]),
+                   "wall": median([r["wall"] for r in runs]), "runs": len(runs)}
+            for kind, runs in runs_by_kind.items() if kind != "baseline" and runs}
+
+
 def scale_summary(measured: dict[str, Any]) -> dict[str, Any]:
     base_cpu = median([r["cpu"] for r in measured["base"]])
     base_rss = median([r["rss_kb"] for r in measured["base"]])
@@ -940,18 +967,10 @@ def scale_summary(measured: dict[str, Any]) -> dict[str, Any]:
     for row in rows:
         extra = row["hosts"] - smallest["hosts"]
         row["marginal_us"] = (row["cpu"] - smallest["cpu"]) / extra * 1e6 if extra else None
-    playbook = {}
     base_runs = measured["playbook"].get("baseline") or []
-    for kind, runs in measured["playbook"].items():
-        if kind != "baseline" and runs:
-            worker = median([r["worker_cpu"] for r in runs]) - median([r["worker_cpu"] for r in base_runs])
-            playbook[kind] = {"cpu": median([r["cpu"] for r in runs]) - median([r["cpu"] for r in base_runs]), "worker_cpu": worker,
-                              "worker_rss_mb": (median([r["worker_maxrss_kb"] for r in runs]) - median([r["worker_maxrss_kb"] for r in base_runs])) / 1024,
-                              "rss_mb": (median([r["maxrss_kb"] for r in runs]) - median([r["maxrss_kb"] for r in base_runs])) / 1024,
-                              "task": median([r["task"] for r in runs]), "wall": median([r["wall"] for r in runs]), "runs": len(runs)}
     return {"base_cpu": base_cpu, "base_rss_mb": base_rss / 1024, "sizes": rows,
             "variants": {label: scale_figures([item], base_cpu, base_rss, top) for label, item in measured["variants"].items()},
-            "playbook": playbook,
+            "playbook": playbook_summary(measured["playbook"]),
             "playbook_base": {"cpu": median([r["cpu"] for r in base_runs]), "maxrss_mb": median([r["maxrss_kb"] for r in base_runs]) / 1024}
             if base_runs else None}
 
