@@ -44,7 +44,7 @@ from ansible.utils.display import Display
 
 from ansible_collections.blueking.job.plugins.module_utils import _progress, _wait  # noqa: F401  pylint: disable=unused-import
 from ansible_collections.blueking.job.plugins.module_utils._args import CONNECTION_ARGSPEC, url_passwords
-from ansible_collections.blueking.job.plugins.module_utils._module import hide_in_text
+from ansible_collections.blueking.job.plugins.module_utils._module import hide_in_text, occurring
 from ansible_collections.blueking.job.plugins.module_utils._secrets import MIN_MASKED_LENGTH, mask_safe, raw_secret_values
 
 PROFILE = "legacy"  # the serialization profile of a module without metadata (ansible-core 2.19 and later)
@@ -230,5 +230,5 @@ def task_secrets(args: dict[str, Any], environment: dict[str, Any]) -> set[str]:
 def mask_result(result: dict[str, Any], args: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
     """``result`` with every secret value of the task replaced inside every string, except in the names and ids JOB
     reports (``_module.IDENTITY_FIELDS``, which the module already protects); the one masking step of every path."""
-    secrets = task_secrets(args, environment)
-    return hide_in_text(result, secrets) if secrets else result
+    present = occurring(task_secrets(args, environment), result)  # one JSON search; the walk only when there is a hit
+    return hide_in_text(result, present) if present else result
