@@ -125,6 +125,8 @@ class BKJobModule(AnsibleModule):
     task_options: set[str] = set()
     masked_here: set[str] = set()  # secret values that are part of a name JOB reports: masked by hide_in_text, not by Ansible
     held_warnings: list[tuple[Any, ...]] = []  # warnings wait for the exit, so that masked_here applies to them too
+    # names or ids of variables the plan does not have: a misspelt password's value is shown masked (mask_unknown_variables)
+    unknown_variables: frozenset[str] = frozenset()
 
     def warn(self, warning: str, *args: Any, **kwargs: Any) -> None:  # pylint: disable=arguments-differ
         self.held_warnings = [*self.held_warnings, (warning, args, kwargs)]
@@ -141,7 +143,7 @@ class BKJobModule(AnsibleModule):
         replaced as ansible-core's remove_values would (so that the result's text carries no secret at all)."""
         if not isinstance(self.params, dict):
             return self.params
-        shown = masked_arguments(self.params)
+        shown = masked_arguments(self.params, self.unknown_variables)
         for name, spec in self.argument_spec.items():
             if spec.get("no_log") and shown.get(name) is not None:
                 shown[name] = NO_LOG_PLACEHOLDER
@@ -164,6 +166,12 @@ class BKJobModule(AnsibleModule):
             return
         with remove_values_skipped():
             super()._return_formatted(kwargs)
+
+    def mask_unknown_variables(self, unknown: list[dict[str, Any]]) -> None:
+        """Mask the values of ``unknown`` (entries the plan has no variable for) like secrets: a misspelt
+        ``db_pasword`` is not known to be a password, and the failure's invocation would show its value."""
+        self.unknown_variables = self.unknown_variables | {str(entry.get("name", entry.get("id"))) for entry in unknown}
+        self.no_log_values.update(entry["value"] for entry in unknown if mask_safe(entry.get("value")))
 
     def keep_identities(self, result: dict[str, Any]) -> None:
         """Take the secret values that occur inside a name or id of ``result`` out of Ansible's masking (which would

@@ -115,6 +115,14 @@ def plan_mismatches(entries: list[dict[str, Any]], plan: dict[str, Any]) -> list
     return problems
 
 
+def unknown_entries(entries: list[dict[str, Any]], plan: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries of ``entries`` that name no variable of the plan (by id or name), as plan_mismatches finds them."""
+    variables = plan.get("global_var_list") or []
+    by_id = {var.get("id"): var for var in variables}
+    by_name = {var.get("name"): var for var in variables}
+    return [entry for entry in entries if plan_variable(entry, by_id, by_name) is None]
+
+
 def _empty_default(var: dict[str, Any]) -> bool:
     if var.get("type") == HOST_VAR_TYPE:
         # JOB writes server: null when the variable has no default, and a server object whatever the default holds

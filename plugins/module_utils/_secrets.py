@@ -146,12 +146,13 @@ def masked(entries: list[dict[str, Any]], secrets: dict[int, str] | set[int]) ->
     return [{**entry, "value": MASK} if index in secrets and "value" in entry else entry for index, entry in enumerate(entries)]
 
 
-def masked_arguments(params: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the raw task arguments with the secret variables' values replaced by ``MASK``, whatever their shape.
+def masked_arguments(params: dict[str, Any], also: Any = ()) -> dict[str, Any]:
+    """A copy of the raw task arguments with the secret variables' values replaced by ``MASK``, whatever their shape;
+    ``also``: more variable names or ids (as strings) to treat as secret.
 
     Used for ``invocation.module_args``: the structural mask also hides a value too short for Ansible's own masking.
     """
-    marks = secret_marks(params.get("secret_var_names"))
+    marks = secret_marks(params.get("secret_var_names")) | {str(key) for key in also}
     shown = dict(params)
 
     def hide(name: Any, ident: Any, value: Any) -> Any:

@@ -588,7 +588,14 @@ from ansible_collections.blueking.job.plugins.module_utils._args import (
 from ansible_collections.blueking.job.plugins.module_utils._errors import APIError, BKJobError, InputError
 from ansible_collections.blueking.job.plugins.module_utils._launch import launch_once
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
-from ansible_collections.blueking.job.plugins.module_utils._plan import has_output_vars, plan_detail, plan_diff, plan_id_by_name, plan_mismatches
+from ansible_collections.blueking.job.plugins.module_utils._plan import (
+    has_output_vars,
+    plan_detail,
+    plan_diff,
+    plan_id_by_name,
+    plan_mismatches,
+    unknown_entries,
+)
 from ansible_collections.blueking.job.plugins.module_utils._secrets import masked, secret_entries, secrets_to_mask
 from ansible_collections.blueking.job.plugins.module_utils._variables import build_global_var_list, float_values, mixed_references
 
@@ -721,6 +728,8 @@ def checked_plan(module, client, scope: dict[str, Any], entries: list[dict[str, 
     if params["validate_vars"]:
         problems = plan_mismatches(entries, plan)
         if problems:
+            # a misspelt password (db_pasword) is not known to be secret: the failure shows no unknown variable's value
+            module.mask_unknown_variables(unknown_entries(entries, plan))
             raise InputError(f"The variables do not match job plan {job_plan_id} ({plan.get('name')}): {'; '.join(problems)}. "
                              "Nothing was launched.", stage="validate")
     result: dict[str, Any] = {"changed": True, "job_plan_id": job_plan_id, "global_var_list": masked(entries, secrets)}
