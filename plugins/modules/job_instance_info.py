@@ -18,9 +18,10 @@ description:
   - Without O(job_instance_id), lists the job instances created in a time window (by default the last 24 hours) through
     C(get_job_instance_list), every page read, newest first, filtered by O(job_plan_id) or O(job_plan_name), O(status),
     O(operator), O(launch_mode), O(type) and O(name). See RV(job_instances).
-  - The options of one mode are refused in the other (for example O(status) with O(job_instance_id), or O(wait) without
-    it), so that a task never ignores what it asks for. An option of the other mode set to its default value is
-    accepted, so that C(module_defaults) may set one for every module of the collection.
+  - The options of one mode are refused in the other (for example O(status) with O(job_instance_id), or O(wait),
+    O(host_results), O(retry_failed_hosts) or O(on_waiting_user) without it), so that a task never ignores what it asks
+    for; set to their default value they are accepted. The options that only tune a wait or a report (timeouts, poll
+    intervals, log sizes, O(max_host_results), O(show_progress)) are accepted by a listing and change nothing.
   - Changes nothing, unless it waits with O(retry_failed_hosts) or O(on_waiting_user=confirm) or
     O(on_waiting_user=terminate), which act on the job (C(operate_step_instance)); C(changed) is then true. In check
     mode such a wait sends nothing and warns what it would send. A listing never changes anything.
@@ -652,7 +653,10 @@ EARLIEST_MS = 10 ** 11  # 1973-03-03 in milliseconds; a smaller number is Unix t
 SINCE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([smhdw])\s*$")
 UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
-INSTANCE_OPTIONS = ("wait", "host_results", *WAIT_ARGSPEC)  # only with job_instance_id
+# Only with job_instance_id: what a listing cannot do. The other wait options (timeouts, poll intervals, log sizes,
+# max_host_results, show_progress) only tune a wait or a report; a listing has neither, so it accepts them (from
+# module_defaults for the modules that wait, say) and they change nothing.
+INSTANCE_OPTIONS = ("wait", "host_results", "retry_failed_hosts", "on_waiting_user")
 LIST_OPTIONS = ("job_plan_id", "job_plan_name", "status", "operator", "launch_mode", "type", "name", "since",
                 "create_time_start", "create_time_end", "limit")  # only without it
 
@@ -690,13 +694,13 @@ def check_mode_options(module: Any) -> None:
     if module.params.get("job_instance_id") is not None:
         wrong = [option for option in LIST_OPTIONS if _given(module, option)]
         if wrong:
-            raise InputError(f"{', '.join(wrong)} filter(s) the list of job instances, which is read without job_instance_id; "
-                             "with job_instance_id the module reads that one instance. Remove one or the other.")
+            raise InputError(f"Listing options ({', '.join(wrong)}) filter the list of job instances, which is read without "
+                             "job_instance_id; with job_instance_id the module reads that one instance. Remove one or the other.")
     else:
         wrong = [option for option in INSTANCE_OPTIONS if _given(module, option)]
         if wrong:
-            raise InputError(f"{', '.join(wrong)} need(s) job_instance_id: without it the module lists job instances "
-                             "and does not wait for or report the hosts of any of them.")
+            raise InputError(f"Options for one job instance ({', '.join(wrong)}) need job_instance_id: without it the module "
+                             "lists job instances and does not wait for, act on or report the hosts of any of them.")
 
 
 # ---------------------------------------------------------------------------------------------- time window

@@ -254,9 +254,9 @@ def test_bad_input_fails_clearly_before_any_list_request(job, ansible):
         ({"create_time_start": "2026-11-28", "create_time_end": "2026-11-27"}, "must be before create_time_end"),
         ({"create_time_start": "2024-01-01", "create_time_end": "2026-01-01"}, "at most 366 days"),
         ({"limit": -1}, "limit must be 0 (no limit) or a positive number"),
-        ({"wait": True}, "wait need(s) job_instance_id"),
-        ({"host_results": "all", "wait_timeout": 60}, "host_results, wait_timeout need(s) job_instance_id"),
-        ({"job_instance_id": 20000001, "status": ["failed"], "since": "2h"}, "status, since filter(s) the list"),
+        ({"wait": True}, "Options for one job instance (wait) need job_instance_id"),
+        ({"host_results": "all", "retry_failed_hosts": 2}, "Options for one job instance (host_results, retry_failed_hosts) need job_instance_id"),
+        ({"job_instance_id": 20000001, "status": ["failed"], "since": "2h"}, "Listing options (status, since) filter the list"),
         ({"since": "2h", "create_time_start": "2026-11-28"}, "mutually exclusive"),
         ({"job_plan_id": PLAN_DEPLOY, "job_plan_name": "deploy"}, "mutually exclusive"),
         ({"launch_mode": "manual"}, "launch_mode"),
@@ -277,8 +277,9 @@ def test_an_unknown_plan_name_fails_at_lookup_and_options_at_their_defaults_are_
     wait_ended(job, [job_instance_id])
     run = ansible.playbook([
         listing(job, job_plan_name="no-such-plan"),
-        # module_defaults may give every module of the collection the wait options at their defaults
-        listing(job, wait=False, host_results="none", wait_timeout=3600),
+        # module_defaults may give the collection's modules the wait options at their defaults, and the options that only
+        # tune a wait or a report at any value
+        listing(job, wait=False, host_results="none", wait_timeout=600, show_progress=False, poll_interval=2, max_host_results=10),
         listing(job, job_instance_id=job_instance_id, limit=1000),
     ])
     assert run["r0"]["failed"] is True and "No job plan is named exactly 'no-such-plan'" in run["r0"]["msg"]
