@@ -93,7 +93,8 @@ def test_skipped_and_ignored_error_succeed_with_a_warning(job, ansible, final_st
     result = run["r0"]
     [passed] = [step for step in result["steps"] if step["status"] == final_status]
     assert result["failed"] is False and result["status_name"] == "success" and passed["status_name"] == name
-    assert "but not every step succeeded" in run.output and f"'{passed['name']}' ({name})" in run.output
+    shown = " ".join(run.output.split())  # ansible-core 2.16 wraps a warning's lines at the terminal's width
+    assert "but not every step succeeded" in shown and f"'{passed['name']}' ({name})" in shown
 
 
 def test_abnormal_state_fails(job, ansible):
