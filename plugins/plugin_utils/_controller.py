@@ -103,7 +103,13 @@ class BKJobAction(ActionBase):
         except Exception:  # pylint: disable=broad-exception-caught
             environment = {}  # the module path reports a broken environment: keyword itself
         try:
-            if self.in_process(task_vars):
+            in_process = self.in_process(task_vars)
+        except TypeError as err:
+            return {**result, "failed": True, "msg": str(err)}
+        if self._task.async_val:
+            self.warn_async_limit()
+        try:
+            if in_process:
                 result.update(self.run_in_process(task_vars, environment))
             else:
                 result.update(self._execute_module(task_vars=task_vars, wrap_async=self._task.async_val))
@@ -116,9 +122,27 @@ class BKJobAction(ActionBase):
         """Whether this task runs the module in the controller's process: a local connection, no async, and neither
         the variable ``bk_job_in_process`` nor (when the variable is not set) the controller's environment variable
         ``BK_JOB_IN_PROCESS`` false."""
-        if self._task.async_val or getattr(self._connection, "transport", None) != "local":
-            return False
-        return boolean(task_vars.get(IN_PROCESS_VAR, os.environ.get(IN_PROCESS_ENV) or True), strict=False)
+        value = task_vars.get(IN_PROCESS_VAR, os.environ.get(IN_PROCESS_ENV) or True)
+        try:
+            wanted = boolean(value, strict=True)
+        except TypeError:
+            raise TypeError(f"{IN_PROCESS_VAR} (or the environment variable {IN_PROCESS_ENV}) must be true or false, got {value!r}.") from None
+        return wanted and not self._task.async_val and getattr(self._connection, "transport", None) == "local"
+
+    def warn_async_limit(self) -> None:
+        """Warn when a waiting task's ``wait_timeout`` is not below its ``async`` limit: Ansible's async_wrapper would
+        kill the module first, and the result would not have the job instance id (the module path writes no launch
+        line either)."""
+        args = self._task.args
+        try:
+            waits = boolean(args.get("wait", self._task.action.endswith("execute_job_plan")), strict=False)
+            wait_timeout = int(args.get("wait_timeout", 3600))
+        except (TypeError, ValueError):
+            return  # the module reports the bad value
+        if waits and wait_timeout >= int(self._task.async_val):
+            display.warning(f"async ({self._task.async_val} s) is not longer than wait_timeout ({wait_timeout} s): if the job outlasts "
+                            "the async limit, Ansible ends the module and the result loses the job instance id. Set wait_timeout "
+                            "below async, or use wait: false and attach later with blueking.job.job_instance_info.")
 
     def run_in_process(self, task_vars: dict[str, Any], environment: dict[str, Any]) -> dict[str, Any]:
         """Run the module's ``main()`` here and return its result as ``_execute_module`` would."""

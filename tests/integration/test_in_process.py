@@ -117,8 +117,11 @@ def test_async_runs_the_module_path_with_the_same_result(job, ansible):
     run = ansible.playbook([{**launch(job), "async": 60, "poll": 1}, launch(job)])
     assert run["r0"]["status_name"] == run["r1"]["status_name"] == "success", run.output[-3000:]
     assert not run["r0"].get("failed") and run["r0"]["changed"]
+    # wait_timeout (3600 s by default) is not below the async limit: the id would be lost if the job outlasted it
+    assert "async (60 s) is not longer than wait_timeout (3600 s)" in " ".join(run.output.split())
     # async_status adds its own keys (the job's files and its module's empty stdout/stderr)
-    async_keys = ("ansible_job_id", "results_file", "started", "finished", "stdout", "stdout_lines", "stderr", "stderr_lines")
+    async_keys = ("ansible_job_id", "results_file", "started", "finished", "stdout", "stdout_lines", "stderr", "stderr_lines",
+                  "warnings")  # the async task's own warning (ansible-core 2.19+ puts an action's warnings in its result)
     assert normalised(run["r0"], drop=async_keys + ("invocation",)) == normalised(run["r1"], drop=("invocation",))
 
 
@@ -172,6 +175,12 @@ def test_both_paths_give_the_same_result(job, ansible, name, options, keywords, 
     in_process, module = results
     assert in_process == module
     assert bool(in_process.get("failed")) is fails, in_process
+
+
+def test_a_value_of_bk_job_in_process_that_is_no_boolean_fails_the_task(job, ansible):
+    run = ansible.playbook([{**launch(job), "vars": {"bk_job_in_process": "sometimes"}}])
+    assert run["r0"]["failed"] is True and "bk_job_in_process" in run["r0"]["msg"] and "'sometimes'" in run["r0"]["msg"]
+    assert job.requests("execute_job_plan") == []
 
 
 def test_environment_and_module_defaults_reach_the_in_process_module(job, ansible):
