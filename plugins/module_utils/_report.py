@@ -444,8 +444,9 @@ def apply_outcome_rules(result: dict[str, Any], on_waiting_user: str, warn: Call
     elif verdict == "warn":
         warn(f"{job} ended with status {name} ({status}): JOB counts it as done, but some steps were skipped or their errors ignored.")
     elif verdict == "user" and on_waiting_user == "fail":
-        raise JobFailedError(f"{job} waits for a person to confirm a step (status waiting_user): confirm or terminate it in JOB's web "
-                             "console, then attach with blueking.job.job_instance_info.", stage="wait", code=status, message=name)
+        raise JobFailedError(f"{job} waits for a person to confirm a step (status waiting_user): confirm or end it with "
+                             "blueking.job.operate_step_instance (operation confirm_continue or confirm_terminate, wait: true) or in JOB's "
+                             "web console, or let the task answer with on_waiting_user: confirm.", stage="wait", code=status, message=name)
     elif verdict == "fail":
         raise JobFailedError(f"{job} ended with status {name} ({status}){_failed_hosts(result)}{_retried(result)}; see failed_hosts, "
                              "and steps[].hosts for exit codes and logs.", stage="wait", code=status, message=name)
