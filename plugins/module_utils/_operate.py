@@ -40,8 +40,24 @@ from ansible_collections.blueking.job.plugins.module_utils._api import (
     STEP_TYPE_APPROVAL,
     STEP_TYPE_NAMES,
 )
+from ansible_collections.blueking.job.plugins.module_utils._args import (
+    HOST_RESULT_CHOICES,
+    WAIT_ARGSPEC,
+    job_instance_url,
+    positive_int,
+    scope_params,
+    wait_options,
+)
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError, InputError, JobFailedError, keeping
-from ansible_collections.blueking.job.plugins.module_utils._report import FINISHED_STATUSES, STATUSES, status_name
+from ansible_collections.blueking.job.plugins.module_utils._report import FINISHED_STATUSES, STATUSES, JobInstance, status_name
+
+# The options of both operate modules besides their own: the instance and job_instance_info's wait options.
+INSTANCE_ARGSPEC: dict[str, Any] = {
+    "job_instance_id": {"type": "int", "required": True},
+    "wait": {"type": "bool", "default": False},
+    "host_results": {"type": "str", "default": "none", "choices": list(HOST_RESULT_CHOICES)},
+    **WAIT_ARGSPEC,
+}
 
 
 class Operation(NamedTuple):
@@ -164,6 +180,29 @@ def _effect_marks(operation: Operation, name: str) -> Callable[[dict[str, Any]],
         return lambda step: (isinstance(step.get("execute_count"), int) and step["execute_count"] > 0 and step.get("status") in operation.done
                              and step.get("type") != STEP_TYPE_APPROVAL)
     return lambda step: (step.get("type") == STEP_TYPE_APPROVAL) == operation.confirm_only and step.get("status") in operation.done
+
+
+def operator_for(module: Any, client: Any) -> "Operator":
+    """The Operator of an operate module's task (INSTANCE_ARGSPEC's options checked): its job read by a
+    ``_report.JobInstance``, or by a ``_wait.JobWatcher`` with progress lines when the task waits; ``known`` starts with
+    ``changed: false``, the instance id and its link."""
+    params = module.params
+    options = wait_options(params)
+    job_instance_id = positive_int(params["job_instance_id"], "job_instance_id")
+    scope = scope_params(params)
+    known: dict[str, Any] = {"changed": False, "job_instance_id": job_instance_id}
+    url = job_instance_url(params, job_instance_id)
+    if url:
+        known["job_instance_url"] = url
+    if params["wait"]:
+        # Imported only here: a task that does not wait never loads (and, from AnsiballZ's zip, compiles) the wait.
+        from ansible_collections.blueking.job.plugins.module_utils import _progress
+        from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
+
+        job = JobWatcher(client, scope, job_instance_id, warn=module.warn, progress=_progress.for_wait(options))
+    else:
+        job = JobInstance(client, scope, job_instance_id, warn=module.warn)
+    return Operator(client, scope, job, known, options, check_mode=module.check_mode)
 
 
 class Operator:

@@ -425,52 +425,23 @@ error:
 
 from typing import Any
 
-from ansible_collections.blueking.job.plugins.module_utils._args import (
-    HOST_RESULT_CHOICES,
-    WAIT_ARGSPEC,
-    job_instance_url,
-    positive_int,
-    scope_params,
-    wait_options,
-)
-from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
 from ansible_collections.blueking.job.plugins.module_utils import _api
-from ansible_collections.blueking.job.plugins.module_utils._operate import JOB_OPERATIONS, Operator
-from ansible_collections.blueking.job.plugins.module_utils._report import JobInstance
+from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
+from ansible_collections.blueking.job.plugins.module_utils._operate import INSTANCE_ARGSPEC, JOB_OPERATIONS, operator_for
 
 ARGUMENT_SPEC: dict[str, Any] = {
-    "job_instance_id": {"type": "int", "required": True},
+    **INSTANCE_ARGSPEC,
     "operation": {"type": "str", "required": True, "choices": list(JOB_OPERATIONS)},
-    "wait": {"type": "bool", "default": False},
-    "host_results": {"type": "str", "default": "none", "choices": list(HOST_RESULT_CHOICES)},
-    **WAIT_ARGSPEC,
 }
 
 
 def run(module, client) -> dict[str, Any]:
-    params = module.params
-    options = wait_options(params)
-    job_instance_id = positive_int(params["job_instance_id"], "job_instance_id")
-    scope = scope_params(params)
-    name = params["operation"]
+    name = module.params["operation"]
     operation = JOB_OPERATIONS[name]
-    known: dict[str, Any] = {"changed": False, "job_instance_id": job_instance_id}
-    url = job_instance_url(params, job_instance_id)
-    if url:
-        known["job_instance_url"] = url
-    if params["wait"]:
-        # Imported only here: a task that does not wait never loads (and, from AnsiballZ's zip, compiles) the wait.
-        from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
-
-        from ansible_collections.blueking.job.plugins.module_utils import _progress
-
-        job = JobWatcher(client, scope, job_instance_id, warn=module.warn, progress=_progress.for_wait(options))
-    else:
-        job = JobInstance(client, scope, job_instance_id, warn=module.warn)
-    operator = Operator(client, scope, job, known, options, check_mode=module.check_mode)
+    operator = operator_for(module, client)
     operator.run(name, operator.job_verdict(name),
-                 lambda: _api.operate_job_instance(client, scope, job_instance_id, operation.code, stage="operate"))
-    return operator.finish(wait=params["wait"] and not module.check_mode, ends=operation.ends)  # check mode reports, never waits
+                 lambda: _api.operate_job_instance(client, operator.scope, operator.job_instance_id, operation.code, stage="operate"))
+    return operator.finish(wait=module.params["wait"] and not module.check_mode, ends=operation.ends)  # check mode reports, never waits
 
 
 def main() -> None:

@@ -460,56 +460,31 @@ error:
 from typing import Any
 
 from ansible_collections.blueking.job.plugins.module_utils import _api
-from ansible_collections.blueking.job.plugins.module_utils._args import (
-    HOST_RESULT_CHOICES,
-    WAIT_ARGSPEC,
-    job_instance_url,
-    positive_int,
-    scope_params,
-    wait_options,
-)
+from ansible_collections.blueking.job.plugins.module_utils._args import positive_int
 from ansible_collections.blueking.job.plugins.module_utils._errors import BKJobError
 from ansible_collections.blueking.job.plugins.module_utils._module import build_module, run_module
-from ansible_collections.blueking.job.plugins.module_utils._operate import STEP_OPERATIONS, Operator
-from ansible_collections.blueking.job.plugins.module_utils._report import JobInstance
+from ansible_collections.blueking.job.plugins.module_utils._operate import INSTANCE_ARGSPEC, STEP_OPERATIONS, operator_for
 
 ARGUMENT_SPEC: dict[str, Any] = {
-    "job_instance_id": {"type": "int", "required": True},
+    **INSTANCE_ARGSPEC,
     "step_instance_id": {"type": "int"},
     "step_name": {"type": "str"},
     "operation": {"type": "str", "required": True, "choices": list(STEP_OPERATIONS)},
-    "wait": {"type": "bool", "default": False},
-    "host_results": {"type": "str", "default": "none", "choices": list(HOST_RESULT_CHOICES)},
-    **WAIT_ARGSPEC,
 }
 
 
 def run(module, client) -> dict[str, Any]:
     params = module.params
-    options = wait_options(params)
-    job_instance_id = positive_int(params["job_instance_id"], "job_instance_id")
-    step_instance_id = None if params["step_instance_id"] is None else positive_int(params["step_instance_id"], "step_instance_id")
-    scope = scope_params(params)
     name = params["operation"]
     operation = STEP_OPERATIONS[name]
-    known: dict[str, Any] = {"changed": False, "job_instance_id": job_instance_id}
-    url = job_instance_url(params, job_instance_id)
-    if url:
-        known["job_instance_url"] = url
-    if params["wait"]:
-        # Imported only here: a task that does not wait never loads (and, from AnsiballZ's zip, compiles) the wait.
-        from ansible_collections.blueking.job.plugins.module_utils._wait import JobWatcher
-
-        from ansible_collections.blueking.job.plugins.module_utils import _progress
-
-        job = JobWatcher(client, scope, job_instance_id, warn=module.warn, progress=_progress.for_wait(options))
-    else:
-        job = JobInstance(client, scope, job_instance_id, warn=module.warn)
-    operator = Operator(client, scope, job, known, options, check_mode=module.check_mode)
+    operator = operator_for(module, client)
+    step_instance_id = None if params["step_instance_id"] is None else positive_int(params["step_instance_id"], "step_instance_id")
+    known = operator.known
 
     def send() -> None:
         try:
-            _api.operate_step_instance(client, scope, job_instance_id, known["step_instance_id"], operation.code, stage="operate")
+            _api.operate_step_instance(client, operator.scope, operator.job_instance_id, known["step_instance_id"], operation.code,
+                                       stage="operate")
         except BKJobError as err:
             if err.code == _api.CODE_NOT_IN_CONFIRM_USER_LIST:
                 raise err.reword(prefix="JOB accepts this confirmation only from the step's confirm users: ")
