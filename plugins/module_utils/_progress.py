@@ -22,15 +22,13 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from ansible_collections.blueking.job.plugins.module_utils._report import STATUSES, status_name
+from ansible_collections.blueking.job.plugins.module_utils._report import HOST_OK, HOST_RUNNING, STATUSES, status_name
 
 # Set by the controller-side action plugin while the module runs in its process: writes one line (a str) to
 # ansible-playbook's output (and so to AWX's job events). None when the module runs as a separate program.
 EMITTER: Callable[[str], None] | None = None
 
 HOSTS_ON_EVERY_POLL = 500  # a job with at most this many host results per answer has them read on every poll
-HOST_DONE = frozenset({3, 9})  # ExecuteObjectTaskStatusEnum: last_success, success
-HOST_GOING = frozenset({5, 7})  # waiting, running
 
 
 class Progress:
@@ -110,8 +108,8 @@ def step_state(steps: list[dict[str, Any]]) -> tuple[Any, ...]:
     hosts = step.get("step_ip_result_list")
     if not isinstance(hosts, list) or not hosts:
         return (index, step.get("status"), None, None, None)
-    done = sum(1 for host in hosts if host.get("status") in HOST_DONE)
-    going = sum(1 for host in hosts if host.get("status") in HOST_GOING)
+    done = sum(1 for host in hosts if host.get("status") in HOST_OK)
+    going = sum(1 for host in hosts if host.get("status") in HOST_RUNNING)
     return (index, step.get("status"), done, len(hosts) - done - going, len(hosts))
 
 

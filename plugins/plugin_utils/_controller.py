@@ -33,6 +33,7 @@ import io
 import json
 import os
 import signal
+import sys
 import traceback
 from typing import Any, Iterator
 
@@ -43,7 +44,7 @@ from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.blueking.job.plugins.module_utils import _progress, _wait  # noqa: F401  pylint: disable=unused-import
-from ansible_collections.blueking.job.plugins.module_utils._args import CONNECTION_ARGSPEC, url_passwords
+from ansible_collections.blueking.job.plugins.module_utils._args import CONNECTION_ARGSPEC, WAIT_ARGSPEC, url_passwords
 from ansible_collections.blueking.job.plugins.module_utils._module import hide_in_text, occurring
 from ansible_collections.blueking.job.plugins.module_utils._secrets import MIN_MASKED_LENGTH, mask_safe, raw_secret_values
 
@@ -134,9 +135,13 @@ class BKJobAction(ActionBase):
         kill the module first, and the result would not have the job instance id (the module path writes no launch
         line either)."""
         args = self._task.args
+        module = sys.modules.get(f"{COLLECTION}.{(self._task.resolved_action or self._task.action).rsplit('.', 1)[-1]}")
+        spec = getattr(module, "ARGUMENT_SPEC", {})  # preloaded when the action plugin was loaded
+        if "wait" not in spec:
+            return  # job_plan_info: nothing to wait for
         try:
-            waits = boolean(args.get("wait", self._task.action.endswith("execute_job_plan")), strict=False)
-            wait_timeout = int(args.get("wait_timeout", 3600))
+            waits = boolean(args.get("wait", spec["wait"].get("default")), strict=False)
+            wait_timeout = int(args.get("wait_timeout", WAIT_ARGSPEC["wait_timeout"]["default"]))
         except (TypeError, ValueError):
             return  # the module reports the bad value
         if waits and wait_timeout >= int(self._task.async_val):
